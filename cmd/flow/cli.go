@@ -1,0 +1,430 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"sort"
+	"strings"
+	"syscall"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/spf13/cobra"
+	"github.com/zclconf/go-cty/cty"
+	ctyjson "github.com/zclconf/go-cty/cty/json"
+	"golang.org/x/term"
+
+	"github.com/flowbatch/flow/flow"
+)
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitFailed  = 1
+	exitUsage   = 2
+	exitStopped = 3
+)
+
+// exitError carries an exit code out of a command.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e *exitError) Error() string { return e.msg }
+
+type cli struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	logFormat      string
+	logLevel       string
+	// signals delivers SIGINT/SIGTERM; tests replace it.
+	signals func() (<-chan os.Signal, func())
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr, signals: osSignals}
+	root := c.root()
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.Execute()
+	if err == nil {
+		return exitOK
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.msg != "" {
+			fmt.Fprintln(stderr, "flow:", ee.msg)
+		}
+		return ee.code
+	}
+	// cobra's own errors: unknown command or flag, wrong argument count.
+	fmt.Fprintln(stderr, "flow:", err)
+	return exitUsage
+}
+
+func osSignals() (<-chan os.Signal, func()) {
+	ch := make(chan os.Signal, 2)
+	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM)
+	return ch, func() { signal.Stop(ch) }
+}
+
+func (c *cli) root() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "flow",
+		Short: "Run and check Flowbatch flows",
+		Long: `flow runs task flows written in HCL (*.flow.hcl): steps in sequence, in parallel,
+in loops and forks, with retry, timeout, catch and finally on any step.
+
+Exit codes: 0 completed, 1 failed, 2 usage or validation error, 3 stopped.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().StringVar(&c.logFormat, "log-format", "text", "log format on stderr: text or json")
+	root.PersistentFlags().StringVar(&c.logLevel, "log-level", "info", "least level logged: debug, info, warn or error")
+	root.AddCommand(c.execCmd(), c.validateCmd(), c.fmtCmd(), c.graphCmd(), c.versionCmd())
+	return root
+}
+
+func (c *cli) logger() (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {
+		return nil, &exitError{exitUsage, fmt.Sprintf("--log-level %q: use debug, info, warn or error", c.logLevel)}
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch c.logFormat {
+	case "text":
+		return slog.New(slog.NewTextHandler(c.stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(c.stderr, opts)), nil
+	}
+	return nil, &exitError{exitUsage, fmt.Sprintf("--log-format %q: use text or json", c.logFormat)}
+}
+
+// load loads and checks a flow file (or directory); diagnostics go to stderr
+// with source snippets.
+func (c *cli) load(path string) (*flow.Set, error) {
+	set, diags := flow.Load(path, nil)
+	if len(diags) > 0 {
+		c.printDiags(set, diags)
+	}
+	if diags.HasErrors() {
+		return nil, &exitError{exitUsage, ""}
+	}
+	return set, nil
+}
+
+func (c *cli) printDiags(set *flow.Set, diags hcl.Diagnostics) {
+	var files map[string]*hcl.File
+	if set != nil {
+		files = set.Files()
+	}
+	color := false
+	width := uint(0)
+	if f, ok := c.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		color = true
+		if w, _, err := term.GetSize(int(f.Fd())); err == nil {
+			width = uint(w)
+		}
+	}
+	wr := hcl.NewDiagnosticTextWriter(c.stderr, files, width, color)
+	_ = wr.WriteDiagnostics(diags)
+}
+
+func pickFlow(set *flow.Set, name string) (*flow.Flow, error) {
+	var f *flow.Flow
+	var err error
+	if name != "" {
+		f, err = set.Flow(name)
+	} else {
+		f, err = set.Only()
+	}
+	if err != nil {
+		return nil, &exitError{exitUsage, err.Error() + " (use --flow NAME)"}
+	}
+	return f, nil
+}
+
+func (c *cli) execCmd() *cobra.Command {
+	var params []string
+	var paramsFile, output, flowName string
+	cmd := &cobra.Command{
+		Use:   "exec FILE|DIR",
+		Short: "Run a flow",
+		Long: `Run a flow and wait for it to end.
+
+Params come from --params-file (a JSON object) and then -p name=value, which
+wins. A string param takes the text as it is; other types parse it as an HCL
+expression: -p count=3 -p tags='["a","b"]'.
+
+SIGINT or SIGTERM stops the run at the next step boundary (exit code 3); a
+second signal aborts the running steps.`,
+		Example: `  flow exec examples/hello/hello.flow.hcl -p name=world
+  flow exec settle.flow.hcl --params-file params.json --output json`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if output != "text" && output != "json" {
+				return &exitError{exitUsage, fmt.Sprintf("--output %q: use text or json", output)}
+			}
+			logger, err := c.logger()
+			if err != nil {
+				return err
+			}
+			set, err := c.load(args[0])
+			if err != nil {
+				return err
+			}
+			f, err := pickFlow(set, flowName)
+			if err != nil {
+				return err
+			}
+			values, err := c.params(f, params, paramsFile)
+			if err != nil {
+				return err
+			}
+			return c.exec(f, values, output, logger)
+		},
+	}
+	cmd.Flags().StringArrayVarP(&params, "param", "p", nil, "a param value, name=value (repeatable)")
+	cmd.Flags().StringVar(&paramsFile, "params-file", "", "a JSON object of param values")
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "text, or json: one object on stdout at the end")
+	cmd.Flags().StringVar(&flowName, "flow", "", "which flow to run when the file or directory holds several")
+	return cmd
+}
+
+func (c *cli) params(f *flow.Flow, kv []string, file string) (map[string]cty.Value, error) {
+	values := map[string]cty.Value{}
+	if file != "" {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return nil, &exitError{exitUsage, err.Error()}
+		}
+		values, err = f.ParseParamsJSON(data)
+		if err != nil {
+			return nil, &exitError{exitUsage, file + ": " + flow.MessageOf(err)}
+		}
+	}
+	for _, s := range kv {
+		name, text, ok := strings.Cut(s, "=")
+		if !ok {
+			return nil, &exitError{exitUsage, fmt.Sprintf("-p %q: use -p name=value", s)}
+		}
+		p := f.Param(name)
+		if p == nil {
+			return nil, &exitError{exitUsage, fmt.Sprintf("-p %s: flow %q has no param %q", s, f.Name, name)}
+		}
+		v, err := flow.ParseParam(p, text)
+		if err != nil {
+			return nil, &exitError{exitUsage, flow.MessageOf(err)}
+		}
+		values[name] = v
+	}
+	if _, err := f.BindParams(values); err != nil {
+		return nil, &exitError{exitUsage, flow.MessageOf(err)}
+	}
+	return values, nil
+}
+
+func (c *cli) exec(f *flow.Flow, params map[string]cty.Value, output string, logger *slog.Logger) error {
+	ctx, abort := context.WithCancel(context.Background())
+	defer abort()
+	eng := &flow.Engine{Observer: logObserver(logger), Logger: logger}
+	r, err := eng.Start(ctx, f, flow.RunOptions{Params: params})
+	if err != nil {
+		return &exitError{exitUsage, flow.MessageOf(err)}
+	}
+	sigs, stopSignals := c.signals()
+	defer stopSignals()
+	count := 0
+wait:
+	for {
+		select {
+		case <-r.Done():
+			break wait
+		case s := <-sigs:
+			count++
+			if count == 1 {
+				logger.Warn("stopping at the next step boundary (signal again to abort)", "signal", s.String())
+				r.Stop()
+			} else {
+				logger.Warn("aborting running steps", "signal", s.String())
+				abort()
+			}
+		}
+	}
+	res := r.Wait()
+	if output == "json" {
+		if err := writeJSONResult(c.stdout, f, res); err != nil {
+			return &exitError{exitFailed, err.Error()}
+		}
+	} else {
+		writeTextResult(c.stdout, f, res)
+	}
+	code := res.Status.ExitCode()
+	if code != exitOK {
+		return &exitError{code, ""}
+	}
+	return nil
+}
+
+// jsonResult is what --output json prints.
+type jsonResult struct {
+	ExecutionID string                     `json:"execution_id"`
+	Flow        string                     `json:"flow"`
+	Status      flow.Status                `json:"status"`
+	Outputs     map[string]json.RawMessage `json:"outputs"`
+	Error       *jsonError                 `json:"error"`
+}
+
+type jsonError struct {
+	Step    string `json:"step,omitempty"`
+	Kind    string `json:"kind"`
+	Message string `json:"message"`
+}
+
+func sensitiveOutputs(f *flow.Flow) map[string]bool {
+	m := map[string]bool{}
+	for _, o := range f.Root.Outputs {
+		if o.Sensitive {
+			m[o.Name] = true
+		}
+	}
+	return m
+}
+
+func writeJSONResult(w io.Writer, f *flow.Flow, res *flow.Result) error {
+	out := jsonResult{ExecutionID: res.ExecutionID, Flow: res.Flow, Status: res.Status, Outputs: map[string]json.RawMessage{}}
+	hide := sensitiveOutputs(f)
+	for k, v := range res.Outputs {
+		if hide[k] {
+			out.Outputs[k] = json.RawMessage(`"(sensitive)"`)
+			continue
+		}
+		b, err := ctyjson.SimpleJSONValue{Value: v}.MarshalJSON()
+		if err != nil {
+			return fmt.Errorf("output %s: %w", k, err)
+		}
+		out.Outputs[k] = b
+	}
+	if res.Err != nil {
+		out.Error = &jsonError{Step: flow.StepOf(res.Err), Kind: flow.KindOf(res.Err), Message: flow.MessageOf(res.Err)}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
+
+func writeTextResult(w io.Writer, f *flow.Flow, res *flow.Result) {
+	fmt.Fprintf(w, "%s %s (execution %s)\n", res.Flow, res.Status, res.ExecutionID)
+	if res.Err != nil {
+		fmt.Fprintf(w, "error: %s\n", res.Err)
+	}
+	hide := sensitiveOutputs(f)
+	names := make([]string, 0, len(res.Outputs))
+	for k := range res.Outputs {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		if hide[k] {
+			fmt.Fprintf(w, "  %s = (sensitive)\n", k)
+			continue
+		}
+		fmt.Fprintf(w, "  %s = %s\n", k, flow.FormatValue(res.Outputs[k]))
+	}
+}
+
+// logObserver turns run events into log lines.
+func logObserver(l *slog.Logger) flow.Observer {
+	return flow.ObserverFunc(func(e flow.Event) {
+		switch e.Kind {
+		case flow.RunStarted:
+			l.Info("run started", "flow", e.Flow, "execution_id", e.RunID)
+		case flow.RunFinished:
+			attrs := []any{"flow", e.Flow, "status", string(e.Status), "duration", e.Duration.Round(1e6).String()}
+			if e.Err != nil {
+				attrs = append(attrs, "error", e.Err.Error())
+			}
+			l.Info("run finished", attrs...)
+		case flow.StepStarted:
+			l.Debug("step started", "step", e.Path, "type", e.StepType)
+		case flow.StepCompleted:
+			l.Info("step completed", "step", e.Path, "type", e.StepType, "duration", e.Duration.Round(1e5).String())
+		case flow.StepSkipped:
+			l.Info("step skipped", "step", e.Path)
+		case flow.StepFailed:
+			l.Error("step failed", "step", e.Path, "attempt", e.Attempt, "error", flow.MessageOf(e.Err))
+		case flow.StepRetrying:
+			l.Warn("step retrying", "step", e.Path, "attempt", e.Attempt, "wait", e.Delay.String(), "error", flow.MessageOf(e.Err))
+		case flow.StepRecovered:
+			l.Warn("step recovered by catch", "step", e.Path, "error", flow.MessageOf(e.Err))
+		case flow.StepLog:
+			l.Log(context.Background(), e.Level, e.Message, "step", e.Path)
+		}
+	})
+}
+
+func (c *cli) validateCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "validate FILE|DIR...",
+		Short: "Check flows without running them",
+		Long: `Check flows without running anything: syntax, block and attribute names,
+types of constant values, references to params, variables and steps,
+functions, and called flows. Problems are printed with their position and
+a source snippet; the exit code is 2 when there is any.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			bad := false
+			for _, p := range args {
+				set, diags := flow.Load(p, nil)
+				if len(diags) > 0 {
+					c.printDiags(set, diags)
+				}
+				if diags.HasErrors() {
+					bad = true
+					continue
+				}
+				for _, f := range set.Flows {
+					fmt.Fprintf(c.stdout, "%s: flow %q is valid\n", p, f.Name)
+				}
+			}
+			if bad {
+				return &exitError{exitUsage, ""}
+			}
+			return nil
+		},
+	}
+}
+
+func (c *cli) versionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  cobra.NoArgs,
+		Run: func(cmd *cobra.Command, args []string) {
+			fmt.Fprintln(c.stdout, "flow", version())
+		},
+	}
+}
+
+// version is set with -ldflags "-X main.buildVersion=..."; otherwise the
+// module version from the build info.
+var buildVersion = ""
+
+func version() string {
+	if buildVersion != "" {
+		return buildVersion
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
+}

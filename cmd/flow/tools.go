@@ -1,0 +1,90 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclwrite"
+	"github.com/spf13/cobra"
+)
+
+func (c *cli) fmtCmd() *cobra.Command {
+	var check bool
+	cmd := &cobra.Command{
+		Use:   "fmt [--check] FILE...",
+		Short: "Format flow files in the canonical style",
+		Long: `Rewrite flow files in the canonical HCL style (alignment, indentation,
+spacing). With --check nothing is written: the files that would change are
+listed and the exit code is 1 when there is any. Syntax errors exit with 2.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			changed := false
+			for _, p := range args {
+				src, err := os.ReadFile(p)
+				if err != nil {
+					return &exitError{exitUsage, err.Error()}
+				}
+				// hclwrite formats even broken input; refuse it so that a
+				// syntax error is reported, not reshaped.
+				if _, diags := hclwrite.ParseConfig(src, p, hcl.Pos{Line: 1, Column: 1}); diags.HasErrors() {
+					c.printDiags(nil, diags)
+					return &exitError{exitUsage, ""}
+				}
+				out := hclwrite.Format(src)
+				if bytes.Equal(out, src) {
+					continue
+				}
+				changed = true
+				if check {
+					fmt.Fprintln(c.stdout, p)
+					continue
+				}
+				info, err := os.Stat(p)
+				if err != nil {
+					return &exitError{exitFailed, err.Error()}
+				}
+				if err := os.WriteFile(p, out, info.Mode().Perm()); err != nil {
+					return &exitError{exitFailed, err.Error()}
+				}
+			}
+			if check && changed {
+				return &exitError{exitFailed, ""}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&check, "check", false, "list files that are not formatted; write nothing")
+	return cmd
+}
+
+func (c *cli) graphCmd() *cobra.Command {
+	var format, flowName string
+	cmd := &cobra.Command{
+		Use:   "graph FILE|DIR",
+		Short: "Draw a flow as a Mermaid or Graphviz DOT graph",
+		Long: `Print the flow's step tree as a Mermaid flowchart (paste it into any
+Markdown viewer that renders Mermaid) or as Graphviz DOT (dot -Tsvg).`,
+		Example: `  flow graph settle.flow.hcl > settle.mmd
+  flow graph settle.flow.hcl --format dot | dot -Tsvg > settle.svg`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			set, err := c.load(args[0])
+			if err != nil {
+				return err
+			}
+			f, err := pickFlow(set, flowName)
+			if err != nil {
+				return err
+			}
+			if err := f.WriteGraph(c.stdout, format); err != nil {
+				return &exitError{exitUsage, err.Error()}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&format, "format", "mermaid", "mermaid or dot")
+	cmd.Flags().StringVar(&flowName, "flow", "", "which flow to draw when the file or directory holds several")
+	return cmd
+}

@@ -1,0 +1,534 @@
+package flow
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
+	"github.com/zclconf/go-cty/cty/function"
+)
+
+// Engine runs flows.
+type Engine struct {
+	// Observer receives every run's events; nil for none.
+	Observer Observer
+	// Logger is handed to steps (with the step path attached); nil discards.
+	Logger *slog.Logger
+}
+
+// NewEngine returns an engine that sends events to obs (which may be nil).
+func NewEngine(obs Observer) *Engine { return &Engine{Observer: obs} }
+
+// RunOptions are the inputs of one run.
+type RunOptions struct {
+	// Params are the parameter values; missing ones take their defaults.
+	// Values are converted to the declared types.
+	Params map[string]cty.Value
+	// ExecutionID names the run; a random one is made when empty.
+	ExecutionID string
+}
+
+// Result is how a run ended.
+type Result struct {
+	ExecutionID string
+	Flow        string
+	Status      Status
+	Outputs     map[string]cty.Value
+	// Err is the failure of a FAILED run, or the cause of a STOPPED one.
+	Err     error
+	Started time.Time
+	Ended   time.Time
+}
+
+// Run is one execution of a flow.
+type Run struct {
+	ID       string
+	Flow     *Flow
+	engine   *Engine
+	observer Observer
+	logger   *slog.Logger
+	root     *frame
+
+	stopOnce sync.Once
+	stopCh   chan struct{}
+	done     chan struct{}
+	result   *Result
+
+	mu       sync.Mutex
+	progress map[string][]byte
+}
+
+// frame is one flow being evaluated: the top flow, or a flow reached by call.
+type frame struct {
+	flow      *Flow
+	funcs     map[string]function.Function
+	paramsVal cty.Value
+	flowVal   cty.Value
+	calls     []string // files of the calling flows, outermost first
+}
+
+// Run runs f to the end and returns how it ended. The error is for problems
+// found before the run starts, such as missing or ill-typed params.
+func (e *Engine) Run(ctx context.Context, f *Flow, opts RunOptions) (*Result, error) {
+	r, err := e.Start(ctx, f, opts)
+	if err != nil {
+		return nil, err
+	}
+	return r.Wait(), nil
+}
+
+// Start begins a run in the background.
+func (e *Engine) Start(ctx context.Context, f *Flow, opts RunOptions) (*Run, error) {
+	params, err := f.BindParams(opts.Params)
+	if err != nil {
+		return nil, err
+	}
+	id := opts.ExecutionID
+	if id == "" {
+		id = NewExecutionID()
+	}
+	logger := e.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	obs := e.Observer
+	if obs == nil {
+		obs = Observers(nil)
+	}
+	r := &Run{
+		ID: id, Flow: f, engine: e, observer: obs,
+		logger: logger.With("run", id, "flow", f.Name),
+		stopCh: make(chan struct{}), done: make(chan struct{}),
+		progress: map[string][]byte{},
+	}
+	r.root = r.newFrame(f, params, nil)
+	go r.run(ctx)
+	return r, nil
+}
+
+func (r *Run) newFrame(f *Flow, params map[string]cty.Value, calls []string) *frame {
+	return &frame{
+		flow:      f,
+		funcs:     f.funcs(),
+		paramsVal: objectOrEmpty(params),
+		flowVal: cty.ObjectVal(map[string]cty.Value{
+			"name":         cty.StringVal(f.Name),
+			"execution_id": cty.StringVal(r.ID),
+			"file":         cty.StringVal(f.File),
+			"dir":          cty.StringVal(f.Dir),
+		}),
+		calls: calls,
+	}
+}
+
+// Stop asks the run to stop at the next step boundary. Steps already running
+// finish (or see Stopping); the run ends STOPPED.
+func (r *Run) Stop() { r.stopOnce.Do(func() { close(r.stopCh) }) }
+
+// Wait blocks until the run ends and returns its result.
+func (r *Run) Wait() *Result {
+	<-r.done
+	return r.result
+}
+
+// Done is closed when the run has ended.
+func (r *Run) Done() <-chan struct{} { return r.done }
+
+func (r *Run) stopping() bool {
+	select {
+	case <-r.stopCh:
+		return true
+	default:
+		return false
+	}
+}
+
+func (r *Run) emit(e Event) {
+	e.Time = time.Now()
+	e.RunID = r.ID
+	e.Flow = r.Flow.Name
+	r.observer.Observe(e)
+}
+
+func (r *Run) run(ctx context.Context) {
+	res := &Result{ExecutionID: r.ID, Flow: r.Flow.Name, Started: time.Now()}
+	defer func() {
+		if p := recover(); p != nil {
+			res.Status, res.Err = Failed, fmt.Errorf("internal error: %v", p)
+		}
+		res.Ended = time.Now()
+		r.result = res
+		r.emit(Event{Kind: RunFinished, Status: res.Status, Err: res.Err, Duration: res.Ended.Sub(res.Started)})
+		close(r.done)
+	}()
+	r.emit(Event{Kind: RunStarted})
+	outs, err := r.runFlow(ctx, r.root, r.Flow.Root.Name)
+	switch {
+	case err == nil:
+		res.Status = Completed
+		res.Outputs = outs
+	case errors.Is(err, ErrStopped) || (ctx.Err() != nil && errors.Is(err, context.Canceled)):
+		res.Status, res.Err = Stopped, err
+	default:
+		res.Status, res.Err = Failed, err
+	}
+}
+
+// runFlow runs a frame's root node and returns the flow's outputs.
+func (r *Run) runFlow(ctx context.Context, fr *frame, path string) (map[string]cty.Value, error) {
+	root := NewScope(nil, StepScope)
+	out, err := r.runNode(ctx, fr, fr.flow.Root, root, root, path)
+	if err != nil {
+		return nil, err
+	}
+	if out.IsNull() || !out.Type().IsObjectType() {
+		return map[string]cty.Value{}, nil
+	}
+	return out.AsValueMap(), nil
+}
+
+// Exec is the context of one step execution: its node, path and scope. Step
+// types use it to evaluate their attributes and run their children.
+type Exec struct {
+	Node *Node
+	// Path is the step's path, with iteration and fork indexes.
+	Path string
+	// Scope is the step's own scope: its vars, and its children's outputs.
+	Scope *Scope
+	// Outer is the scope around the step, where its vars and decorators are
+	// evaluated.
+	Outer *Scope
+	// Attempt counts attempts, from 1; retry increments it.
+	Attempt int
+	Logger  *slog.Logger
+
+	run        *Run
+	frame      *frame
+	ignoreStop bool
+}
+
+// RunID returns the execution id.
+func (x *Exec) RunID() string { return x.run.ID }
+
+// Flow returns the flow the step belongs to.
+func (x *Exec) Flow() *Flow { return x.frame.flow }
+
+// Stopping is closed when a stop was asked for. Steps that wait (sleep,
+// retry back-off) return early on it.
+func (x *Exec) Stopping() <-chan struct{} {
+	if x.ignoreStop {
+		return nil
+	}
+	return x.run.stopCh
+}
+
+// Emit sends an event about this step.
+func (x *Exec) Emit(e Event) {
+	if e.Path == "" {
+		e.Path = x.Path
+	}
+	if e.StepType == "" && x.Node.Type != nil {
+		e.StepType = x.Node.Type.Name
+	}
+	if e.Attempt == 0 {
+		e.Attempt = x.Attempt
+	}
+	x.run.emit(e)
+}
+
+// Eval evaluates expr in scope s (the step's own scope when nil) and converts
+// the result to ty. Errors carry the expression's position.
+func (x *Exec) Eval(s *Scope, expr hcl.Expression, ty cty.Type) (cty.Value, error) {
+	if s == nil {
+		s = x.Scope
+	}
+	ctx, diags := x.frame.evalContext(s, expr)
+	if diags.HasErrors() {
+		return cty.NilVal, diagError(diags)
+	}
+	v, diags := expr.Value(ctx)
+	if diags.HasErrors() {
+		return cty.NilVal, diagError(diags)
+	}
+	if ty == cty.NilType || ty == cty.DynamicPseudoType {
+		return v, nil
+	}
+	cv, err := convert.Convert(v, ty)
+	if err != nil {
+		r := expr.Range()
+		return cty.NilVal, &Error{Kind: KindEval, Msg: fmt.Sprintf("%s: wrong type: %s", r.String(), err)}
+	}
+	return cv, nil
+}
+
+// Attr evaluates the step attribute name in the step's scope, converted to
+// the type its spec declares; an absent attribute gives the spec's default
+// (or null).
+func (x *Exec) Attr(name string) (cty.Value, error) {
+	spec := x.Node.Type.attr(name)
+	return evalAttr(x, x.Scope, x.Node.Attrs[name], spec)
+}
+
+// AttrIn is Attr for an attribute map of a branch or decorator.
+func (x *Exec) AttrIn(s *Scope, attrs map[string]*hcl.Attribute, specs []Attr, name string) (cty.Value, error) {
+	return evalAttr(x, s, attrs[name], findAttr(specs, name))
+}
+
+func evalAttr(x *Exec, s *Scope, a *hcl.Attribute, spec *Attr) (cty.Value, error) {
+	ty := cty.DynamicPseudoType
+	if spec != nil && spec.Type != cty.NilType {
+		ty = spec.Type
+	}
+	if a == nil {
+		if spec != nil && spec.Default != cty.NilVal {
+			return spec.Default, nil
+		}
+		return cty.NullVal(ty), nil
+	}
+	return x.Eval(s, a.Expr, ty)
+}
+
+// String, Int, Bool and Duration evaluate a step attribute to a Go value.
+func (x *Exec) String(name string) (string, error) {
+	v, err := x.Attr(name)
+	if err != nil || v.IsNull() {
+		return "", err
+	}
+	return v.AsString(), nil
+}
+
+// Int evaluates a whole-number attribute.
+func (x *Exec) Int(name string) (int, error) {
+	v, err := x.Attr(name)
+	if err != nil || v.IsNull() {
+		return 0, err
+	}
+	return ToInt(v, x.Node.Attrs[name])
+}
+
+// Bool evaluates a boolean attribute.
+func (x *Exec) Bool(name string) (bool, error) {
+	v, err := x.Attr(name)
+	if err != nil || v.IsNull() {
+		return false, err
+	}
+	return v.True(), nil
+}
+
+// Duration evaluates a duration attribute ("1m30s").
+func (x *Exec) Duration(name string) (time.Duration, error) {
+	v, err := x.Attr(name)
+	if err != nil || v.IsNull() {
+		return 0, err
+	}
+	return ToDuration(v, x.Node.Attrs[name])
+}
+
+// ToInt converts a number to int, naming the attribute's position when it is
+// not a whole number.
+func ToInt(v cty.Value, a *hcl.Attribute) (int, error) {
+	bf := v.AsBigFloat()
+	if !bf.IsInt() {
+		return 0, &Error{Kind: KindEval, Msg: fmt.Sprintf("%s: %s is not a whole number", where(a), bf.String())}
+	}
+	i, _ := bf.Int64()
+	return int(i), nil
+}
+
+// ToDuration parses a Go duration string, naming the attribute's position
+// when it is not one.
+func ToDuration(v cty.Value, a *hcl.Attribute) (time.Duration, error) {
+	d, err := time.ParseDuration(v.AsString())
+	if err != nil {
+		return 0, &Error{Kind: KindEval, Msg: fmt.Sprintf("%s: %q is not a duration (use Go syntax such as \"30s\" or \"1m30s\")", where(a), v.AsString())}
+	}
+	if d < 0 {
+		return 0, &Error{Kind: KindEval, Msg: fmt.Sprintf("%s: duration %s is negative", where(a), d)}
+	}
+	return d, nil
+}
+
+func where(a *hcl.Attribute) string {
+	if a == nil {
+		return "default"
+	}
+	return a.Expr.Range().String()
+}
+
+// NewScope returns a scope under parent (the step's own scope when nil).
+func (x *Exec) NewScope(parent *Scope, kind ScopeKind) *Scope {
+	if parent == nil {
+		parent = x.Scope
+	}
+	return NewScope(parent, kind)
+}
+
+// RunSeq runs the steps of seq one after the other in scope parent, keeping
+// each step's outputs in record (parent when nil) under its name. Child paths
+// are prefix + "/" + name. It stops at the first failure.
+func (x *Exec) RunSeq(ctx context.Context, seq *Seq, parent, record *Scope, prefix string) error {
+	if seq == nil {
+		return nil
+	}
+	if record == nil {
+		record = parent
+	}
+	for _, n := range seq.Nodes {
+		if _, err := x.RunNode(ctx, n, parent, record, prefix+"/"+n.Name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// RunNode runs one child step at path in scope parent and keeps its outputs in
+// record under its name.
+func (x *Exec) RunNode(ctx context.Context, n *Node, parent, record *Scope, path string) (cty.Value, error) {
+	return x.run.runNode(ctx, x.frame, n, parent, record, path)
+}
+
+// RunFlow runs another flow as a nested part of this run (the call step):
+// its steps' paths start with this step's path, and its outputs are returned.
+// A flow that calls itself, directly or not, is refused.
+func (x *Exec) RunFlow(ctx context.Context, f *Flow, params map[string]cty.Value) (map[string]cty.Value, error) {
+	for _, c := range x.frame.calls {
+		if c == f.key && c != "" {
+			return nil, Errorf(KindFailed, "call cycle: %s is already being run", f.File)
+		}
+	}
+	if f.key == x.frame.flow.key {
+		return nil, Errorf(KindFailed, "call cycle: %s calls itself", f.File)
+	}
+	bound, err := f.BindParams(params)
+	if err != nil {
+		return nil, err
+	}
+	calls := append(append([]string(nil), x.frame.calls...), x.frame.flow.key)
+	return x.run.runFlow(ctx, x.run.newFrame(f, bound, calls), x.Path)
+}
+
+// SaveProgress keeps the step's progress (a JSON-encodable value such as a
+// loop's iteration) so that a resumed run can carry on from it.
+func (x *Exec) SaveProgress(v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("save progress of %s: %w", x.Path, err)
+	}
+	x.run.mu.Lock()
+	x.run.progress[x.Path] = b
+	x.run.mu.Unlock()
+	return nil
+}
+
+// LoadProgress fills v with the progress saved for this step, reporting
+// whether there was any.
+func (x *Exec) LoadProgress(v any) (bool, error) {
+	x.run.mu.Lock()
+	b, ok := x.run.progress[x.Path]
+	x.run.mu.Unlock()
+	if !ok {
+		return false, nil
+	}
+	return true, json.Unmarshal(b, v)
+}
+
+// runNode is the heart of the engine: the stop check, the decorator chain, the
+// events and the recording of outputs.
+func (r *Run) runNode(ctx context.Context, fr *frame, n *Node, parent, record *Scope, path string) (cty.Value, error) {
+	ignoreStop := ignoringStop(ctx)
+	if !ignoreStop && r.stopping() {
+		return cty.NilVal, &Error{Kind: KindCancelled, Step: path, Msg: "not started", Err: ErrStopped}
+	}
+	if err := ctx.Err(); err != nil {
+		return cty.NilVal, &Error{Kind: KindCancelled, Step: path, Msg: "not started", Err: err}
+	}
+	x := &Exec{Node: n, Path: path, Outer: parent, Attempt: 1, run: r, frame: fr,
+		Logger: r.logger.With("step", path), ignoreStop: ignoreStop}
+	runner := base
+	for i := len(n.Decorators) - 1; i >= 0; i-- {
+		runner = n.Decorators[i].impl.Wrap(runner)
+	}
+	start := time.Now()
+	x.Emit(Event{Kind: StepStarted})
+	out, err := runner(ctx, x)
+	if errors.Is(err, ErrSkipped) {
+		record.RecordStep(n.Name, cty.NullVal(cty.DynamicPseudoType))
+		x.Emit(Event{Kind: StepSkipped})
+		return cty.NullVal(cty.DynamicPseudoType), nil
+	}
+	if err != nil {
+		err = stamp(err, path)
+		x.Emit(Event{Kind: StepFailed, Err: err, Duration: time.Since(start)})
+		return cty.NilVal, err
+	}
+	if out == cty.NilVal {
+		out = cty.EmptyObjectVal
+	}
+	record.RecordStep(n.Name, out)
+	x.Emit(Event{Kind: StepCompleted, Duration: time.Since(start)})
+	return out, nil
+}
+
+// base is the innermost runner: a fresh scope with the step's vars, the
+// step itself, then its output blocks.
+func base(ctx context.Context, x *Exec) (cty.Value, error) {
+	n := x.Node
+	x.Scope = NewScope(x.Outer, StepScope)
+	if n.Vars != nil {
+		v, err := x.Eval(x.Outer, n.Vars.Expr, cty.DynamicPseudoType)
+		if err != nil {
+			return cty.NilVal, err
+		}
+		if !v.IsNull() && v.CanIterateElements() {
+			for it := v.ElementIterator(); it.Next(); {
+				k, ev := it.Element()
+				x.Scope.Declare(k.AsString(), ev)
+			}
+		}
+	}
+	out, err := n.Step.Run(ctx, x)
+	if err != nil {
+		return cty.NilVal, err
+	}
+	if len(n.Outputs) == 0 {
+		return out, nil
+	}
+	vals := map[string]cty.Value{}
+	if out != cty.NilVal && !out.IsNull() && out.Type().IsObjectType() {
+		vals = out.AsValueMap()
+		if vals == nil {
+			vals = map[string]cty.Value{}
+		}
+	}
+	for _, o := range n.Outputs {
+		v, err := x.Eval(x.Scope, o.Value, cty.DynamicPseudoType)
+		if err != nil {
+			return cty.NilVal, err
+		}
+		vals[o.Name] = v
+	}
+	return cty.ObjectVal(vals), nil
+}
+
+// NewExecutionID returns a new random execution id, sortable by time.
+func NewExecutionID() string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return time.Now().UTC().Format("20060102T150405") + "-" + hex.EncodeToString(b[:])
+}
+
+func objectOrEmpty(m map[string]cty.Value) cty.Value {
+	if len(m) == 0 {
+		return cty.EmptyObjectVal
+	}
+	return cty.ObjectVal(m)
+}

@@ -1,0 +1,22 @@
+package steps
+
+import (
+	"github.com/flowbatch/flow/flow"
+)
+
+func init() { Register(flow.DefaultRegistry) }
+
+// Types returns the standard step types.
+func Types() []*flow.StepType {
+	return []*flow.StepType{
+		Sequential, Parallel, Loop, Choose, Fork,
+		Set, Log, Sleep, Fail, Exec, Call,
+	}
+}
+
+// Register adds the standard step types to reg.
+func Register(reg *flow.Registry) {
+	for _, t := range Types() {
+		reg.RegisterStep(t)
+	}
+}
