@@ -47,7 +47,7 @@ var If = &flow.DecoratorType{
 					return cty.NilVal, err
 				}
 				if v.IsNull() {
-					return cty.NilVal, flow.Errorf(flow.KindEval, "%s: if is null", d.Attr.Expr.Range())
+					return cty.NilVal, flow.Errorf(flow.KindEval, "%s: if is null", flow.Pos(d.Attr.Expr.Range()))
 				}
 				if !v.True() {
 					return cty.NilVal, flow.ErrSkipped
@@ -147,8 +147,12 @@ func newRetry(d *flow.DecoratorConfig) (flow.Decorator, hcl.Diagnostics) {
 					return cty.NilVal, err
 				}
 				if a := d.Attrs["if"]; a != nil {
+					e := err
+					if flow.StepOf(e) == "" { // a leaf's own error: name the step, as catch does
+						e = &flow.Error{Kind: flow.KindOf(err), Step: x.Path, Err: err}
+					}
 					s := flow.NewScope(x.Outer, flow.Transparent)
-					s.SetLocal("error", flow.ErrorValue(err))
+					s.SetLocal("error", flow.ErrorValue(e))
 					ok, evalErr := x.Eval(s, a.Expr, cty.Bool)
 					if evalErr != nil {
 						return cty.NilVal, evalErr

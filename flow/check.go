@@ -30,11 +30,36 @@ func check(f *Flow) hcl.Diagnostics {
 		}
 	})
 	walk(f.Root, c.node)
-	if c.diags.HasErrors() {
-		return c.diags
+	if !c.diags.HasErrors() {
+		walk(f.Root, c.build)
 	}
-	walk(f.Root, c.build)
+	sortDiags(c.diags)
 	return c.diags
+}
+
+// sortDiags orders diagnostics by file and position, so that output is
+// stable and reads top to bottom.
+func sortDiags(diags hcl.Diagnostics) {
+	sort.SliceStable(diags, func(i, j int) bool {
+		a, b := diags[i].Subject, diags[j].Subject
+		if a == nil || b == nil {
+			return a != nil && b == nil
+		}
+		if a.Filename != b.Filename {
+			return a.Filename < b.Filename
+		}
+		return a.Start.Byte < b.Start.Byte
+	})
+}
+
+// sortedAttrs returns attributes in source order.
+func sortedAttrs(m map[string]*hcl.Attribute) []*hcl.Attribute {
+	out := make([]*hcl.Attribute, 0, len(m))
+	for _, a := range m {
+		out = append(out, a)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Range.Start.Byte < out[j].Range.Start.Byte })
+	return out
 }
 
 // walk visits n and every node below it: body, branches, decorator bodies.
@@ -92,7 +117,7 @@ func (c *checker) node(n *Node) {
 		for _, ch := range s.Nodes {
 			if prev := seen[ch.Name]; prev != nil {
 				c.add(&hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Duplicate step name",
-					Detail:  fmt.Sprintf("A step named %q is already declared at %s; names must be unique among siblings.", ch.Name, prev.Range),
+					Detail:  fmt.Sprintf("A step named %q is already declared at %s; names must be unique among siblings.", ch.Name, Pos(prev.Range)),
 					Subject: ch.Range.Ptr()})
 				continue
 			}
@@ -105,7 +130,7 @@ func (c *checker) node(n *Node) {
 			for _, ch := range d.Body.Nodes {
 				if prev := names[ch.Name]; prev != nil {
 					c.add(&hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Duplicate step name",
-						Detail:  fmt.Sprintf("A step named %q is already declared at %s; names must be unique among siblings.", ch.Name, prev.Range),
+						Detail:  fmt.Sprintf("A step named %q is already declared at %s; names must be unique among siblings.", ch.Name, Pos(prev.Range)),
 						Subject: ch.Range.Ptr()})
 				}
 				names[ch.Name] = ch
@@ -116,14 +141,14 @@ func (c *checker) node(n *Node) {
 	if n.Vars != nil {
 		c.expr(n.Vars.Expr, refCtx{node: n})
 	}
-	for name, a := range n.Attrs {
-		spec := n.Type.attr(name)
+	for _, a := range sortedAttrs(n.Attrs) {
+		spec := n.Type.attr(a.Name)
 		c.attr(a, spec, refCtx{node: n, own: true, children: spec.Scope == AfterChildren, locals: spec.Locals})
 	}
 	for _, b := range n.Branches {
 		bt := branchType(n.Type, b.Type)
-		for name, a := range b.Attrs {
-			spec := findAttr(bt.Attrs, name)
+		for _, a := range sortedAttrs(b.Attrs) {
+			spec := findAttr(bt.Attrs, a.Name)
 			c.attr(a, spec, refCtx{node: n, own: true, children: spec.Scope == AfterChildren, locals: spec.Locals})
 		}
 	}
@@ -132,8 +157,8 @@ func (c *checker) node(n *Node) {
 			spec := d.Type.Attr
 			c.attr(d.Attr, &spec, refCtx{node: n, locals: spec.Locals})
 		}
-		for name, a := range d.Attrs {
-			spec := findAttr(d.Type.Attrs, name)
+		for _, a := range sortedAttrs(d.Attrs) {
+			spec := findAttr(d.Type.Attrs, a.Name)
 			c.attr(a, spec, refCtx{node: n, locals: spec.Locals})
 		}
 	}
@@ -372,7 +397,7 @@ func suggest(name string, have []string) string {
 // is an earlier sibling in a sequence of the node or of one of its
 // ancestors, or (after children) one of the node's own children.
 func (c *checker) stepRef(name string, rc refCtx, rng *hcl.Range) *hcl.Diagnostic {
-	if rc.children {
+	if rc.children && !rc.node.Type.IsolatedBody {
 		for _, s := range rc.node.seqs() {
 			if s.Label != "" && !rc.node.Type.hasBranch(s.Label) {
 				continue
@@ -383,6 +408,15 @@ func (c *checker) stepRef(name string, rc refCtx, rng *hcl.Range) *hcl.Diagnosti
 		}
 	}
 	var visible []string
+	if rc.children && !rc.node.Type.IsolatedBody {
+		for _, s := range rc.node.seqs() {
+			if s.Label == "" || rc.node.Type.hasBranch(s.Label) {
+				for _, ch := range s.Nodes {
+					visible = append(visible, ch.Name)
+				}
+			}
+		}
+	}
 	for n := rc.node; n.In != nil; n = n.In.Owner {
 		for _, sib := range n.In.Nodes {
 			if sib == n {
@@ -407,21 +441,40 @@ func (c *checker) stepRef(name string, rc refCtx, rng *hcl.Range) *hcl.Diagnosti
 		return unknown("step", name, visible, rng)
 	}
 	t := found[0]
-	why := fmt.Sprintf("step %q (%s) is inside another step, so its outputs are not visible here; expose them with an output block on its parent", name, t.StaticPath())
+	where := fmt.Sprintf("Step %q (%s)", name, t.StaticPath())
+	var why string
 	switch {
 	case t == rc.node:
-		why = fmt.Sprintf("a step cannot refer to its own outputs (step %q)", name)
+		why = fmt.Sprintf("A step cannot refer to its own outputs: step %q has not completed while its attributes are evaluated.", name)
+	case isAncestor(t, rc.node):
+		why = where + " contains this step, so it has not completed while this step runs."
 	case t.In == rc.node.In || isAncestorSeq(t.In, rc.node):
 		if t.In.Concurrent {
-			why = fmt.Sprintf("step %q (%s) runs in parallel with this one, so it may not have completed", name, t.StaticPath())
+			why = where + " runs in parallel with this step, so it may not have completed yet. Use its outputs after " +
+				t.In.Owner.StaticPath() + ", through an output block there."
 		} else {
-			why = fmt.Sprintf("step %q (%s) comes later, so it has not completed at this point", name, t.StaticPath())
+			why = where + " comes later in the flow, so it has not run yet at this point. Move it before the step that uses its outputs."
 		}
-	case t.In != nil && t.In.Owner != nil && t.In.Owner.Type.hasBranch(t.In.Label) && isAncestor(t.In.Owner, rc.node):
-		why = fmt.Sprintf("step %q (%s) is in another branch of %s", name, t.StaticPath(), t.In.Owner.StaticPath())
+	case t.In.Owner.Type.hasBranch(t.In.Label) && isAncestor(t.In.Owner, rc.node):
+		why = where + " is in a different branch of " + t.In.Owner.StaticPath() + " (a " + t.In.Label + " block), which does not run along with this one."
+	case t.In.Label != "" && !t.In.Owner.Type.hasBranch(t.In.Label):
+		why = where + " is inside the " + t.In.Label + " block of " + t.In.Owner.StaticPath() + ", so its outputs are not visible here."
+	case t.In.Owner == rc.node:
+		why = where + " is a child of this step, and this expression is evaluated before the children run."
+		var after []string
+		for _, a := range rc.node.Type.Attrs {
+			if a.Scope == AfterChildren {
+				after = append(after, a.Name)
+			}
+		}
+		if len(after) > 0 {
+			why += " " + strings.Join(after, " and ") + " (evaluated after them) can refer to it."
+		}
+	default:
+		why = where + " is inside step " + t.In.Owner.StaticPath() + ", so its outputs are not visible here. Expose them with an output block on " +
+			t.In.Owner.StaticPath() + " and refer to step." + t.In.Owner.Name + ".NAME."
 	}
-	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Step not visible here",
-		Detail: "The outputs of " + why + ".", Subject: rng}
+	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Step not visible here", Detail: why, Subject: rng}
 }
 
 // isAncestorSeq reports whether seq holds n or one of n's ancestors.

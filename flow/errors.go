@@ -131,7 +131,7 @@ func diagError(diags hcl.Diagnostics) error {
 			m += ": " + d.Detail
 		}
 		if d.Subject != nil {
-			m = d.Subject.String() + ": " + m
+			m = Pos(*d.Subject) + ": " + m
 		}
 		msgs = append(msgs, m)
 	}

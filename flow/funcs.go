@@ -86,6 +86,9 @@ var envFunc = function.New(&function.Spec{
 	VarParam:    &function.Parameter{Name: "default", Type: cty.String},
 	Type:        function.StaticReturnType(cty.String),
 	Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+		if len(args) > 2 {
+			return cty.NilVal, function.NewArgErrorf(2, "env takes a name and at most one default")
+		}
 		if v, ok := os.LookupEnv(args[0].AsString()); ok {
 			return cty.StringVal(v), nil
 		}

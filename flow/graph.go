@@ -14,7 +14,7 @@ import (
 // condition, catch and finally as dashed edges.
 func (f *Flow) WriteGraph(w io.Writer, format string) error {
 	g := &grapher{}
-	g.node(f.Root, "")
+	g.expand(f.Root, g.node(f.Root))
 	switch format {
 	case "mermaid", "":
 		fmt.Fprintf(w, "flowchart TD\n")
@@ -75,8 +75,8 @@ func (g *grapher) add(label string) string {
 	return id
 }
 
-// node draws n and returns its id.
-func (g *grapher) node(n *Node, _ string) string {
+// node adds n's box and returns its id.
+func (g *grapher) node(n *Node) string {
 	label := n.Type.Name + " " + n.Name
 	if n.In == nil {
 		label = "flow " + n.Flow.Name
@@ -92,7 +92,11 @@ func (g *grapher) node(n *Node, _ string) string {
 	if len(decos) > 0 {
 		label += " (" + strings.Join(decos, ", ") + ")"
 	}
-	id := g.add(label)
+	return g.add(label)
+}
+
+// expand draws what n holds below its box id.
+func (g *grapher) expand(n *Node, id string) {
 	if n.Body != nil {
 		g.seq(id, n.Body, "")
 	}
@@ -106,19 +110,19 @@ func (g *grapher) node(n *Node, _ string) string {
 	for _, d := range n.Decorators {
 		if d.Body != nil {
 			for _, c := range d.Body.Nodes {
-				cid := g.node(c, "")
+				cid := g.node(c)
 				g.edges = append(g.edges, gedge{from: id, to: cid, label: d.Type.Name, dashed: true})
+				g.expand(c, cid)
 			}
 		}
 	}
-	return id
 }
 
 // seq draws a sequence below parent: a chain, or a fan when concurrent.
 func (g *grapher) seq(parent string, s *Seq, label string) {
 	prev := parent
 	for i, c := range s.Nodes {
-		cid := g.node(c, "")
+		cid := g.node(c)
 		switch {
 		case s.Concurrent:
 			g.edges = append(g.edges, gedge{from: parent, to: cid, label: label})
@@ -127,6 +131,7 @@ func (g *grapher) seq(parent string, s *Seq, label string) {
 		default:
 			g.edges = append(g.edges, gedge{from: prev, to: cid})
 		}
+		g.expand(c, cid)
 		prev = cid
 	}
 }

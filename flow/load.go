@@ -80,6 +80,19 @@ func (l *Loader) key(p string) string {
 	return p
 }
 
+// display returns a file key as shown in messages: relative to the working
+// directory when the loader reads the OS file system.
+func (l *Loader) display(k string) string {
+	if l.fsys == nil {
+		if wd, err := os.Getwd(); err == nil {
+			if r, err := filepath.Rel(wd, k); err == nil && !strings.HasPrefix(r, "..") {
+				return r
+			}
+		}
+	}
+	return k
+}
+
 func (l *Loader) stat(p string) (fs.FileInfo, error) {
 	if l.fsys != nil {
 		return fs.Stat(l.fsys, p)
@@ -122,7 +135,10 @@ func (l *Loader) loadChain(p string, chain []string) (*Set, hcl.Diagnostics) {
 	k := l.key(p)
 	for i, c := range chain {
 		if c == k {
-			cycle := append(append([]string(nil), chain[i:]...), k)
+			var cycle []string
+			for _, c := range append(append([]string(nil), chain[i:]...), k) {
+				cycle = append(cycle, l.display(c))
+			}
 			return &Set{loader: l}, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Call cycle",
 				Detail: "The flows call each other in a cycle: " + strings.Join(cycle, " → ") + "."}}
 		}
@@ -183,7 +199,7 @@ func (l *Loader) load(p, key string, chain []string) (*Set, hcl.Diagnostics) {
 		l.mu.Lock()
 		file, d := l.parser.ParseHCL(src, name)
 		l.mu.Unlock()
-		diags = append(diags, d...)
+		diags = append(diags, firstOfEach(d)...)
 		if d.HasErrors() || file == nil {
 			continue
 		}
@@ -195,12 +211,71 @@ func (l *Loader) load(p, key string, chain []string) (*Set, hcl.Diagnostics) {
 	for _, f := range set.Flows {
 		if prev := seen[f.Name]; prev != nil {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Duplicate flow name",
-				Detail:  fmt.Sprintf("A flow named %q is already declared at %s.", f.Name, prev.Range),
+				Detail:  fmt.Sprintf("A flow named %q is already declared at %s.", f.Name, Pos(prev.Range)),
 				Subject: f.Range.Ptr()})
 		}
 		seen[f.Name] = f
 	}
 	return set, diags
+}
+
+// firstOfEach drops the parse diagnostics that repeat the summary of an
+// earlier one: after a single mistake (such as an unclosed string) the
+// parser reports the same error again on each of the following lines.
+func firstOfEach(diags hcl.Diagnostics) hcl.Diagnostics {
+	var out hcl.Diagnostics
+	seen := map[string]bool{}
+	for _, d := range diags {
+		if !seen[d.Summary] {
+			seen[d.Summary] = true
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// bodyContent is body.Content, without the "Missing required argument" error
+// for an argument that is only misspelt: the "Unsupported argument" error
+// for the misspelling already suggests the right name.
+func bodyContent(body hcl.Body, schema *hcl.BodySchema) (*hcl.BodyContent, hcl.Diagnostics) {
+	c, diags := body.Content(schema)
+	sb, ok := body.(*hclsyntax.Body)
+	if !ok || !diags.HasErrors() {
+		return c, diags
+	}
+	known := map[string]bool{}
+	for _, a := range schema.Attributes {
+		known[a.Name] = true
+	}
+	misspelt := map[string]bool{}
+	for _, a := range schema.Attributes {
+		if !a.Required || sb.Attributes[a.Name] != nil {
+			continue
+		}
+		for name := range sb.Attributes {
+			if !known[name] && suggest(name, []string{a.Name}) != "" {
+				misspelt[a.Name] = true
+			}
+		}
+	}
+	if len(misspelt) == 0 {
+		return c, diags
+	}
+	var out hcl.Diagnostics
+	for _, d := range diags {
+		drop := false
+		if d.Summary == "Missing required argument" {
+			for name := range misspelt {
+				if strings.Contains(d.Detail, fmt.Sprintf("%q", name)) {
+					drop = true
+				}
+			}
+		}
+		if !drop {
+			out = append(out, d)
+		}
+	}
+	return c, out
 }
 
 var fileSchema = &hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{{Type: "flow", LabelNames: []string{"name"}}}}
@@ -302,9 +377,9 @@ func (d *decoder) stepSchema(t *StepType) *hcl.BodySchema {
 			s.Attributes = append(s.Attributes, hcl.AttributeSchema{Name: dt.Name})
 		}
 	}
-	if t.Body != NoBody || len(t.Branches) > 0 {
-		s.Blocks = append(s.Blocks, hcl.BlockHeaderSchema{Type: "output", LabelNames: []string{"name"}})
-	}
+	// Every step accepts output blocks, so that one on a leaf step gets a
+	// clear error from fill rather than "Unsupported block type".
+	s.Blocks = append(s.Blocks, hcl.BlockHeaderSchema{Type: "output", LabelNames: []string{"name"}})
 	for _, b := range t.Branches {
 		s.Blocks = append(s.Blocks, hcl.BlockHeaderSchema{Type: b.Name})
 	}
@@ -350,7 +425,7 @@ func (d *decoder) fill(n *Node, body hcl.Body, extra *hcl.BodySchema) *hcl.BodyC
 		schema.Attributes = append(schema.Attributes, extra.Attributes...)
 		schema.Blocks = append(schema.Blocks, extra.Blocks...)
 	}
-	content, diags := body.Content(schema)
+	content, diags := bodyContent(body, schema)
 	d.add(diags...)
 	n.Attrs = map[string]*hcl.Attribute{}
 	for name, a := range content.Attributes {
@@ -371,11 +446,22 @@ func (d *decoder) fill(n *Node, body hcl.Body, extra *hcl.BodySchema) *hcl.BodyC
 	outputs := map[string]*OutputDecl{}
 	for _, b := range content.Blocks {
 		switch {
+		case b.Type == "output" && t.Body == NoBody && len(t.Branches) == 0:
+			var composite []string
+			for _, st := range d.l.reg.StepTypes() {
+				if st.Body != NoBody || len(st.Branches) > 0 {
+					composite = append(composite, st.Name)
+				}
+			}
+			d.add(&hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Output block on a leaf step",
+				Detail: fmt.Sprintf("The %s step %q has outputs of its own (step.%s.NAME) and takes no output block. "+
+					"Output blocks go on the flow and on steps that hold other steps (%s).", t.Name, n.Name, n.Name, strings.Join(composite, ", ")),
+				Subject: b.DefRange.Ptr()})
 		case b.Type == "output":
 			o := d.output(b)
 			if prev := outputs[o.Name]; prev != nil {
 				d.add(&hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Duplicate output",
-					Detail:  fmt.Sprintf("An output named %q is already declared at %s.", o.Name, prev.Range),
+					Detail:  fmt.Sprintf("An output named %q is already declared at %s.", o.Name, Pos(prev.Range)),
 					Subject: b.LabelRanges[0].Ptr()})
 				continue
 			}
@@ -386,7 +472,7 @@ func (d *decoder) fill(n *Node, body hcl.Body, extra *hcl.BodySchema) *hcl.BodyC
 			for _, prev := range n.Decorators {
 				if prev.Type == dt {
 					d.add(&hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Duplicate " + dt.Name + " block",
-						Detail:  fmt.Sprintf("A step has at most one %s block; the first is at %s.", dt.Name, prev.Range),
+						Detail:  fmt.Sprintf("A step has at most one %s block; the first is at %s.", dt.Name, Pos(prev.Range)),
 						Subject: b.DefRange.Ptr()})
 				}
 			}
@@ -397,7 +483,7 @@ func (d *decoder) fill(n *Node, body hcl.Body, extra *hcl.BodySchema) *hcl.BodyC
 			branchCount[b.Type]++
 			br.Body = &Seq{Owner: n, Label: b.Type}
 			schema := &hcl.BodySchema{Attributes: attrSchema(bt.Attrs), Blocks: d.stepBlocks()}
-			bc, diags := b.Body.Content(schema)
+			bc, diags := bodyContent(b.Body, schema)
 			d.add(diags...)
 			br.Attrs = bc.Attributes
 			for _, cb := range bc.Blocks {
@@ -441,7 +527,7 @@ func (d *decoder) decorator(dt *DecoratorType, b *hcl.Block, n *Node) *Decorator
 		schema.Blocks = d.stepBlocks()
 		dc.Body = &Seq{Owner: n, Label: dt.Name}
 	}
-	content, diags := b.Body.Content(schema)
+	content, diags := bodyContent(b.Body, schema)
 	d.add(diags...)
 	dc.Attrs = content.Attributes
 	for _, cb := range content.Blocks {
@@ -458,7 +544,7 @@ func (d *decoder) output(b *hcl.Block) *OutputDecl {
 	if !hclsyntax.ValidIdentifier(o.Name) {
 		d.add(badName("output", o.Name, b.LabelRanges[0]))
 	}
-	content, diags := b.Body.Content(outputSchema)
+	content, diags := bodyContent(b.Body, outputSchema)
 	d.add(diags...)
 	if a := content.Attributes["value"]; a != nil {
 		o.Value = a.Expr
@@ -540,7 +626,7 @@ func (d *decoder) param(b *hcl.Block) {
 	}
 	if prev := d.flow.Param(p.Name); prev != nil {
 		d.add(&hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Duplicate param",
-			Detail:  fmt.Sprintf("A param named %q is already declared at %s.", p.Name, prev.Range),
+			Detail:  fmt.Sprintf("A param named %q is already declared at %s.", p.Name, Pos(prev.Range)),
 			Subject: b.LabelRanges[0].Ptr()})
 		return
 	}
@@ -548,12 +634,19 @@ func (d *decoder) param(b *hcl.Block) {
 	d.add(diags...)
 	if a := content.Attributes["type"]; a != nil {
 		ty, diags := typeexpr.TypeConstraint(a.Expr)
+		for _, dg := range diags {
+			dg.Detail += " Use a type such as string, number, bool, list(string), map(number) or object({ name = string })."
+		}
 		d.add(diags...)
 		if !diags.HasErrors() {
 			p.Type = ty
 		}
 	}
-	if a := content.Attributes["default"]; a != nil {
+	if a := content.Attributes["default"]; a != nil && len(a.Expr.Variables()) > 0 {
+		d.add(&hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid default value",
+			Detail:  fmt.Sprintf("The default of param %q must be a constant: it cannot refer to params, vars or steps. Compute derived values in vars instead.", p.Name),
+			Subject: a.Expr.Range().Ptr()})
+	} else if a != nil {
 		v, diags := a.Expr.Value(&hcl.EvalContext{Functions: d.flow.funcs()})
 		d.add(diags...)
 		if !diags.HasErrors() {

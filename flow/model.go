@@ -127,7 +127,9 @@ func (n *Node) StaticPath() string {
 		return n.Name
 	}
 	p := n.In.Owner.StaticPath()
-	if n.In.Label != "" {
+	// Branches (choose's when) share their step's path segment, as at run
+	// time; decorator bodies (catch, finally) have their own.
+	if n.In.Label != "" && !n.In.Owner.Type.hasBranch(n.In.Label) {
 		p += "/@" + n.In.Label
 	}
 	return p + "/" + n.Name

@@ -28,7 +28,7 @@ func (f *Flow) BindParams(given map[string]cty.Value) (map[string]cty.Value, err
 		v, ok := given[p.Name]
 		if !ok {
 			if p.Required() {
-				problems = append(problems, fmt.Sprintf("missing param %q (%s, declared at %s)", p.Name, typeexpr.TypeString(p.Type), p.Range))
+				problems = append(problems, fmt.Sprintf("missing param %q (%s, declared at %s)", p.Name, typeexpr.TypeString(p.Type), Pos(p.Range)))
 				continue
 			}
 			out[p.Name] = p.Default
@@ -72,6 +72,15 @@ func ParseParam(p *Param, text string) (cty.Value, error) {
 			return cty.StringVal(text), nil
 		}
 		return cty.NilVal, &Error{Kind: KindUsage, Msg: fmt.Sprintf("param %q: cannot parse %q as %s: %s", p.Name, text, typeexpr.TypeString(p.Type), diags.Error())}
+	}
+	if vars := expr.Variables(); len(vars) > 0 && p.Type != cty.DynamicPseudoType {
+		// A bare word such as -p count=many: name it instead of HCL's
+		// "Variables not allowed".
+		msg := fmt.Sprintf("param %q: cannot parse %q as %s: %s is not a value", p.Name, text, typeexpr.TypeString(p.Type), vars[0].RootName())
+		if !p.Type.IsPrimitiveType() {
+			msg += ` (quote text inside lists and maps: ["a", "b"])`
+		}
+		return cty.NilVal, &Error{Kind: KindUsage, Msg: msg}
 	}
 	v, diags := expr.Value(nil)
 	if diags.HasErrors() {

@@ -45,6 +45,9 @@ type StepType struct {
 	Branches []BranchType
 	// Outputs documents the outputs the step produces itself.
 	Outputs []OutputDoc
+	// IsolatedBody means the children's outputs stay inside each run of the
+	// body (fork iterations): the step's output blocks cannot refer to them.
+	IsolatedBody bool
 	// Locals names the variables (such as "loop" or "each") the step
 	// defines for its children.
 	Locals []string

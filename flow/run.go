@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -214,6 +215,7 @@ type Exec struct {
 	run        *Run
 	frame      *frame
 	ignoreStop bool
+	assigned   []Assignment
 }
 
 // RunID returns the execution id.
@@ -265,7 +267,7 @@ func (x *Exec) Eval(s *Scope, expr hcl.Expression, ty cty.Type) (cty.Value, erro
 	cv, err := convert.Convert(v, ty)
 	if err != nil {
 		r := expr.Range()
-		return cty.NilVal, &Error{Kind: KindEval, Msg: fmt.Sprintf("%s: wrong type: %s", r.String(), err)}
+		return cty.NilVal, &Error{Kind: KindEval, Msg: fmt.Sprintf("%s: wrong type: %s", Pos(r), err)}
 	}
 	return cv, nil
 }
@@ -361,7 +363,20 @@ func where(a *hcl.Attribute) string {
 	if a == nil {
 		return "default"
 	}
-	return a.Expr.Range().String()
+	return Pos(a.Expr.Range())
+}
+
+// BodyScope returns a scope for a block of steps that belongs to the step,
+// such as catch or finally: it sees the step's own vars (as they were when
+// it ended) and passes new declarations up to the scope around the step.
+func (x *Exec) BodyScope() *Scope {
+	s := NewScope(x.Outer, Transparent)
+	if x.Scope != nil {
+		for k, v := range x.Scope.Vars() {
+			s.Declare(k, v)
+		}
+	}
+	return s
 }
 
 // NewScope returns a scope under parent (the step's own scope when nil).
@@ -416,6 +431,21 @@ func (x *Exec) RunFlow(ctx context.Context, f *Flow, params map[string]cty.Value
 	return x.run.runFlow(ctx, x.run.newFrame(f, bound, calls), x.Path)
 }
 
+// Assign sets a variable the way the set step does (see Scope.Assign),
+// starting from the scope around the step. The engine keeps the assignments
+// a step made, so that a resumed run can replay them for a step that
+// completed before.
+func (x *Exec) Assign(name string, v cty.Value) {
+	x.Outer.Assign(name, v)
+	x.assigned = append(x.assigned, Assignment{Name: name, Value: v})
+}
+
+// Assignment is one variable assignment made by a step.
+type Assignment struct {
+	Name  string
+	Value cty.Value
+}
+
 // SaveProgress keeps the step's progress (a JSON-encodable value such as a
 // loop's iteration) so that a resumed run can carry on from it.
 func (x *Exec) SaveProgress(v any) error {
@@ -439,6 +469,16 @@ func (x *Exec) LoadProgress(v any) (bool, error) {
 		return false, nil
 	}
 	return true, json.Unmarshal(b, v)
+}
+
+func (r *Run) clearProgress(path string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for k := range r.progress {
+		if k == path || strings.HasPrefix(k, path+"/") || strings.HasPrefix(k, path+"#") || strings.HasPrefix(k, path+"[") {
+			delete(r.progress, k)
+		}
+	}
 }
 
 // runNode is the heart of the engine: the stop check, the decorator chain, the
@@ -482,6 +522,11 @@ func (r *Run) runNode(ctx context.Context, fr *frame, n *Node, parent, record *S
 // step itself, then its output blocks.
 func base(ctx context.Context, x *Exec) (cty.Value, error) {
 	n := x.Node
+	if x.Attempt > 1 {
+		// A new attempt starts the step over: forget the progress the failed
+		// attempt left for it and everything below it.
+		x.run.clearProgress(x.Path)
+	}
 	x.Scope = NewScope(x.Outer, StepScope)
 	if n.Vars != nil {
 		v, err := x.Eval(x.Outer, n.Vars.Expr, cty.DynamicPseudoType)

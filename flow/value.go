@@ -13,5 +13,5 @@ func FormatValue(v cty.Value) string {
 	if !v.IsWhollyKnown() {
 		return "(unknown)"
 	}
-	return string(hclwrite.TokensForValue(v).Bytes())
+	return string(hclwrite.Format(hclwrite.TokensForValue(v).Bytes()))
 }

@@ -3,6 +3,7 @@ package steps
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
@@ -30,12 +31,18 @@ var Call = &flow.StepType{
 			return nil // reported by the attribute checks
 		}
 		_, diags = target(n, v.AsString(), n.Attr("name"))
-		for _, d := range diags {
+		out := make(hcl.Diagnostics, len(diags))
+		for i, d := range diags {
 			if d.Subject == nil {
-				d.Subject = a.Expr.Range().Ptr()
+				// Copy: the loader caches the callee's diagnostics, and
+				// another call to the same file has its own position.
+				c := *d
+				c.Subject = a.Expr.Range().Ptr()
+				d = &c
 			}
+			out[i] = d
 		}
-		return diags
+		return out
 	},
 	New: func(n *flow.Node) (flow.Step, hcl.Diagnostics) { return flow.StepFunc(runCall), nil },
 }
@@ -60,7 +67,11 @@ func target(n *flow.Node, path string, nameAttr *hcl.Attribute) (*flow.Flow, hcl
 		f, err = set.Only()
 	}
 	if err != nil {
-		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot call " + path, Detail: err.Error()}}
+		d := &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cannot call " + path, Detail: err.Error()}
+		if name != "" {
+			d.Subject = nameAttr.Expr.Range().Ptr() // the flow name is what is wrong
+		}
+		return nil, hcl.Diagnostics{d}
 	}
 	return f, nil
 }
@@ -72,7 +83,7 @@ func runCall(ctx context.Context, x *flow.Exec) (cty.Value, error) {
 	}
 	set, diags := x.Flow().Loader().LoadFrom(path, x.Flow())
 	if diags.HasErrors() {
-		return cty.NilVal, flow.Errorf(flow.KindFailed, "call %s: %s", path, diags.Error())
+		return cty.NilVal, flow.Errorf(flow.KindFailed, "call %s: %s", path, diagText(diags))
 	}
 	name, err := x.String("name")
 	if err != nil {
@@ -94,7 +105,7 @@ func runCall(ctx context.Context, x *flow.Exec) (cty.Value, error) {
 	params := map[string]cty.Value{}
 	if !pv.IsNull() {
 		if !pv.Type().IsObjectType() && !pv.Type().IsMapType() {
-			return cty.NilVal, flow.Errorf(flow.KindEval, "%s: params must be an object", x.Node.Attr("params").Expr.Range())
+			return cty.NilVal, flow.Errorf(flow.KindEval, "%s: params must be an object", flow.Pos(x.Node.Attr("params").Expr.Range()))
 		}
 		params = pv.AsValueMap()
 	}
@@ -106,4 +117,25 @@ func runCall(ctx context.Context, x *flow.Exec) (cty.Value, error) {
 		return cty.EmptyObjectVal, nil
 	}
 	return cty.ObjectVal(outs), nil
+}
+
+// diagText formats load diagnostics for an error message. Unlike
+// hcl.Diagnostics.Error it prints no "<nil>" for a diagnostic without a
+// position, such as a call cycle found at run time.
+func diagText(diags hcl.Diagnostics) string {
+	var parts []string
+	for _, d := range diags {
+		if d.Severity != hcl.DiagError {
+			continue
+		}
+		s := d.Summary
+		if d.Detail != "" {
+			s += ": " + d.Detail
+		}
+		if d.Subject != nil {
+			s = flow.Pos(*d.Subject) + ": " + s
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, "; ")
 }

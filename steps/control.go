@@ -232,16 +232,16 @@ func runLoop(ctx context.Context, x *flow.Exec) (cty.Value, error) {
 		iter := x.NewScope(nil, flow.Transparent)
 		iter.SetLocal("loop", cty.ObjectVal(map[string]cty.Value{"index": cty.NumberIntVal(int64(i))}))
 		if a := n.Attr("while"); a != nil {
-			ok, err := x.Eval(iter, a.Expr, cty.Bool)
+			ok, err := condition(x, iter, a)
 			if err != nil {
 				return cty.NilVal, err
 			}
-			if ok.IsNull() || !ok.True() {
+			if !ok {
 				return iterations(i), nil
 			}
 		}
 		if i >= limit {
-			return cty.NilVal, flow.Errorf(flow.KindFailed, "loop exceeded max_iterations (%d) at %s", limit, n.Range.String())
+			return cty.NilVal, flow.Errorf(flow.KindFailed, "loop exceeded max_iterations (%d) at %s", limit, flow.Pos(n.Range))
 		}
 		if err := x.RunSeq(ctx, n.Body, iter, x.Scope, x.Path+"#"+strconv.Itoa(i)); err != nil {
 			return cty.NilVal, err
@@ -250,15 +250,28 @@ func runLoop(ctx context.Context, x *flow.Exec) (cty.Value, error) {
 			return cty.NilVal, err
 		}
 		if a := n.Attr("until"); a != nil {
-			ok, err := x.Eval(iter, a.Expr, cty.Bool)
+			ok, err := condition(x, iter, a)
 			if err != nil {
 				return cty.NilVal, err
 			}
-			if !ok.IsNull() && ok.True() {
+			if ok {
 				return iterations(i + 1), nil
 			}
 		}
 	}
+}
+
+// condition evaluates a boolean attribute; null is an error, not false, so
+// that a missing value is not mistaken for a decision.
+func condition(x *flow.Exec, s *flow.Scope, a *hcl.Attribute) (bool, error) {
+	v, err := x.Eval(s, a.Expr, cty.Bool)
+	if err != nil {
+		return false, err
+	}
+	if v.IsNull() {
+		return false, flow.Errorf(flow.KindEval, "%s: %s is null; it must be true or false", flow.Pos(a.Expr.Range()), a.Name)
+	}
+	return v.True(), nil
 }
 
 func iterations(n int) cty.Value {
@@ -300,14 +313,13 @@ func runChoose(ctx context.Context, x *flow.Exec) (cty.Value, error) {
 			}
 		}
 	} else {
-		whenSpec := n.Type.Branches[0].Attrs
 		for _, b := range n.Branches {
 			if b.Type == "when" {
-				ok, err := x.AttrIn(x.Scope, b.Attrs, whenSpec, "condition")
+				ok, err := condition(x, x.Scope, b.Attrs["condition"])
 				if err != nil {
 					return cty.NilVal, err
 				}
-				if !ok.IsNull() && ok.True() {
+				if ok {
 					chosen = b
 					break
 				}
@@ -344,10 +356,11 @@ func branchOut(i int) cty.Value {
 
 // Fork runs its children once per element of a collection.
 var Fork = &flow.StepType{
-	Name:    "fork",
-	Summary: "Runs its child steps once for each element of for_each, concurrently, each iteration in its own scope.",
-	Body:    flow.Sequence,
-	Locals:  []string{"each"},
+	Name:         "fork",
+	Summary:      "Runs its child steps once for each element of for_each, concurrently, each iteration in its own scope.",
+	Body:         flow.Sequence,
+	IsolatedBody: true,
+	Locals:       []string{"each"},
 	Attrs: []flow.Attr{
 		{Name: "for_each", Type: cty.DynamicPseudoType, Required: true,
 			Doc: "A list, set or map. each.key is the index (lists), the element (sets) or the key (maps); each.value the element; each.index its position."},
@@ -377,11 +390,11 @@ func runFork(ctx context.Context, x *flow.Exec) (cty.Value, error) {
 	}
 	a := x.Node.Attr("for_each")
 	if coll.IsNull() {
-		return cty.NilVal, flow.Errorf(flow.KindEval, "%s: for_each is null", a.Expr.Range())
+		return cty.NilVal, flow.Errorf(flow.KindEval, "%s: for_each is null", flow.Pos(a.Expr.Range()))
 	}
 	ty := coll.Type()
 	if !(ty.IsListType() || ty.IsSetType() || ty.IsMapType() || ty.IsTupleType() || ty.IsObjectType()) {
-		return cty.NilVal, flow.Errorf(flow.KindEval, "%s: for_each must be a list, set or map, not %s", a.Expr.Range(), ty.FriendlyName())
+		return cty.NilVal, flow.Errorf(flow.KindEval, "%s: for_each must be a list, set or map, not %s", flow.Pos(a.Expr.Range()), ty.FriendlyName())
 	}
 	limit, err := x.Int("max_concurrency")
 	if err != nil {

@@ -89,12 +89,12 @@ func runExec(ctx context.Context, x *flow.Exec) (cty.Value, error) {
 	var argv []string
 	for _, v := range cmdV.AsValueSlice() {
 		if v.IsNull() {
-			return cty.NilVal, flow.Errorf(flow.KindEval, "%s: command has a null element", x.Node.Attr("command").Expr.Range())
+			return cty.NilVal, flow.Errorf(flow.KindEval, "%s: command has a null element", flow.Pos(x.Node.Attr("command").Expr.Range()))
 		}
 		argv = append(argv, v.AsString())
 	}
 	if len(argv) == 0 || argv[0] == "" {
-		return cty.NilVal, flow.Errorf(flow.KindEval, "%s: command is empty", x.Node.Attr("command").Expr.Range())
+		return cty.NilVal, flow.Errorf(flow.KindEval, "%s: command is empty", flow.Pos(x.Node.Attr("command").Expr.Range()))
 	}
 	dir, err := x.String("dir")
 	if err != nil {
@@ -105,6 +105,9 @@ func runExec(ctx context.Context, x *flow.Exec) (cty.Value, error) {
 		dir = base
 	} else if !filepath.IsAbs(dir) {
 		dir = filepath.Join(base, dir)
+	}
+	if info, err := os.Stat(dir); err != nil || !info.IsDir() {
+		return cty.NilVal, flow.Errorf(flow.KindFailed, "working directory %s does not exist or is not a directory", dir)
 	}
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Dir = dir

@@ -52,8 +52,9 @@ var Set = &flow.StepType{
 				}
 				vals[hcl.ExprAsKeyword(p.Key)] = v
 			}
-			for k, v := range vals {
-				x.Outer.Assign(k, v)
+			for _, p := range pairs {
+				k := hcl.ExprAsKeyword(p.Key)
+				x.Assign(k, vals[k])
 			}
 			if len(vals) == 0 {
 				return cty.EmptyObjectVal, nil

@@ -127,16 +127,17 @@ func (c *cli) printDiags(set *flow.Set, diags hcl.Diagnostics) {
 	if set != nil {
 		files = set.Files()
 	}
+	c.writeDiags(files, diags)
+}
+
+// writeDiags prints diagnostics with snippets from files, in colour on a
+// terminal unless NO_COLOR is set.
+func (c *cli) writeDiags(files map[string]*hcl.File, diags hcl.Diagnostics) {
 	color := false
-	width := uint(0)
 	if f, ok := c.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		color = true
-		if w, _, err := term.GetSize(int(f.Fd())); err == nil {
-			width = uint(w)
-		}
+		color = os.Getenv("NO_COLOR") == ""
 	}
-	wr := hcl.NewDiagnosticTextWriter(c.stderr, files, width, color)
-	_ = wr.WriteDiagnostics(diags)
+	_ = flow.WriteDiagnostics(c.stderr, files, diags, color)
 }
 
 func pickFlow(set *flow.Set, name string) (*flow.Flow, error) {
@@ -236,13 +237,15 @@ func (c *cli) params(f *flow.Flow, kv []string, file string) (map[string]cty.Val
 func (c *cli) exec(f *flow.Flow, params map[string]cty.Value, output string, logger *slog.Logger) error {
 	ctx, abort := context.WithCancel(context.Background())
 	defer abort()
+	// Catch signals before the run starts, so that an early SIGINT stops it
+	// instead of killing the process.
+	sigs, stopSignals := c.signals()
+	defer stopSignals()
 	eng := &flow.Engine{Observer: logObserver(logger), Logger: logger}
 	r, err := eng.Start(ctx, f, flow.RunOptions{Params: params})
 	if err != nil {
 		return &exitError{exitUsage, flow.MessageOf(err)}
 	}
-	sigs, stopSignals := c.signals()
-	defer stopSignals()
 	count := 0
 wait:
 	for {
@@ -338,7 +341,8 @@ func writeTextResult(w io.Writer, f *flow.Flow, res *flow.Result) {
 			fmt.Fprintf(w, "  %s = (sensitive)\n", k)
 			continue
 		}
-		fmt.Fprintf(w, "  %s = %s\n", k, flow.FormatValue(res.Outputs[k]))
+		// Multi-line values (maps, objects) keep the indentation.
+		fmt.Fprintf(w, "  %s = %s\n", k, strings.ReplaceAll(flow.FormatValue(res.Outputs[k]), "\n", "\n  "))
 	}
 }
 

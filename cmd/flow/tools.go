@@ -29,7 +29,7 @@ listed and the exit code is 1 when there is any. Syntax errors exit with 2.`,
 				// hclwrite formats even broken input; refuse it so that a
 				// syntax error is reported, not reshaped.
 				if _, diags := hclwrite.ParseConfig(src, p, hcl.Pos{Line: 1, Column: 1}); diags.HasErrors() {
-					c.printDiags(nil, diags)
+					c.writeDiags(map[string]*hcl.File{p: {Bytes: src}}, diags)
 					return &exitError{exitUsage, ""}
 				}
 				out := hclwrite.Format(src)
