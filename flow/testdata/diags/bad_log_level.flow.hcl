@@ -1,0 +1,7 @@
+# Mistake: a value outside the allowed set (log level).
+flow "demo" {
+  log "shout" {
+    message = "hello"
+    level   = "loud"
+  }
+}

@@ -1,0 +1,6 @@
+# Mistake: a param declared twice.
+flow "demo" {
+  param "date" { type = string }
+  param "date" { type = string }
+  log "d" { message = param.date }
+}

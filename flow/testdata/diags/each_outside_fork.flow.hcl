@@ -1,0 +1,6 @@
+# Mistake: each.* used outside a fork.
+flow "demo" {
+  log "item" {
+    message = "item ${each.value}"
+  }
+}

@@ -1,0 +1,6 @@
+# Mistake: an exec with an empty command list.
+flow "demo" {
+  exec "nothing" {
+    command = []
+  }
+}

@@ -1,0 +1,1 @@
+# Mistake: a file with no flow block at all.

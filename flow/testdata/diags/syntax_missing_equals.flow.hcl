@@ -1,0 +1,6 @@
+# Mistake: an HCL syntax error (an argument without its equals sign).
+flow "demo" {
+  log "hello" {
+    message "hello"
+  }
+}

@@ -1,0 +1,6 @@
+# Mistake: a reference to an unknown root variable (foo.bar).
+flow "demo" {
+  log "hello" {
+    message = foo.bar
+  }
+}
