@@ -20,10 +20,14 @@ lint:
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 
+# Runs every example through bin/flow, stopping at the first failure.
 demo: build
-	@for f in examples/hello/hello.flow.hcl; do \
-		echo "== $$f"; ./$(BIN) exec $$f || exit $$?; \
-	done
+	@set -e; \
+	run() { echo; echo "== flow exec $$*"; ./$(BIN) exec "$$@"; }; \
+	run examples/hello/hello.flow.hcl -p name=Flowbatch; \
+	run examples/retry/retry.flow.hcl -p failures=2; \
+	run examples/fanout/fanout.flow.hcl -p max_lines=20; \
+	run examples/poll/poll.flow.hcl -p delay=200ms -p interval=50ms
 
 # Benchmarks arrive with the benchmark harness; until then, the Go
 # micro-benchmarks.

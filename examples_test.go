@@ -1,0 +1,252 @@
+// The examples under examples/ run here as tests: each one's outputs are
+// checked, with its default params and with others. `make demo` runs the
+// same flows through the flow binary.
+//
+// The package name is shared with docs_test.go, the other test of the
+// repository root (one directory holds one package); the helpers here start
+// with "ex" to keep out of its way.
+package flowbatch_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/hcl/v2/hclwrite"
+	"github.com/zclconf/go-cty/cty"
+	ctyjson "github.com/zclconf/go-cty/cty/json"
+
+	"github.com/flowbatch/flow/flow"
+	"github.com/flowbatch/flow/internal/flowtest"
+)
+
+type exCase struct {
+	name   string
+	params map[string]cty.Value
+	status flow.Status
+	check  func(t *testing.T, res *flow.Result, tmp string)
+}
+
+// examples lists the cases of each example directory; every directory
+// under examples/ must have at least one.
+var exCases = map[string][]exCase{
+	"hello": {
+		{name: "defaults", status: flow.Completed, check: func(t *testing.T, res *flow.Result, _ string) {
+			exWantOutput(t, res, "greeting", `"Hello, world!"`)
+			exWantOutput(t, res, "ticks", "3")
+			exWantOutput(t, res, "replies", `["hi ada","hi grace","hi linus"]`)
+		}},
+		{name: "name", params: exStrings("name", "Ada"), status: flow.Completed, check: func(t *testing.T, res *flow.Result, _ string) {
+			exWantOutput(t, res, "greeting", `"Hello, Ada!"`)
+		}},
+	},
+	"retry": {
+		{name: "defaults", status: flow.Completed, check: func(t *testing.T, res *flow.Result, tmp string) {
+			// Two failures, so the third call succeeds.
+			exWantOutput(t, res, "flaky", `"call 3: ok"`)
+			exWantOutput(t, res, "recovered", `"main/work/hopeless: ./flaky.sh exited with code 1: call 2: service unavailable"`)
+			exWantRemoved(t, res, tmp)
+		}},
+		{name: "no failures", params: exNumbers("failures", 0), status: flow.Completed, check: func(t *testing.T, res *flow.Result, tmp string) {
+			exWantOutput(t, res, "flaky", `"call 1: ok"`)
+			exWantRemoved(t, res, tmp)
+		}},
+		{name: "last attempt", params: exNumbers("failures", 3), status: flow.Completed, check: func(t *testing.T, res *flow.Result, tmp string) {
+			exWantOutput(t, res, "flaky", `"call 4: ok"`)
+		}},
+		{name: "attempts exhausted", params: exNumbers("failures", 4), status: flow.Failed, check: func(t *testing.T, res *flow.Result, tmp string) {
+			if flow.StepOf(res.Err) != "main/work/flaky" || !strings.Contains(flow.MessageOf(res.Err), "call 4: service unavailable") {
+				t.Errorf("error: %v", res.Err)
+			}
+			exWantRemoved(t, res, tmp) // finally ran although the step failed
+		}},
+	},
+	"fanout": {
+		{name: "defaults", status: flow.Completed, check: func(t *testing.T, res *flow.Result, _ string) {
+			exWantOutput(t, res, "lines", `{"a.txt":3,"b.txt":5,"c.txt":1,"d.txt":4}`)
+			exWantOutput(t, res, "total", "13")
+			exWantOutput(t, res, "verdict", `"large"`)
+		}},
+		{name: "some files", params: exStrings("pattern", "[ab].txt"), status: flow.Completed, check: func(t *testing.T, res *flow.Result, _ string) {
+			exWantOutput(t, res, "lines", `{"a.txt":3,"b.txt":5}`)
+			exWantOutput(t, res, "total", "8")
+			exWantOutput(t, res, "verdict", `"small"`)
+		}},
+		{name: "threshold", params: exNumbers("max_lines", 13), status: flow.Completed, check: func(t *testing.T, res *flow.Result, _ string) {
+			exWantOutput(t, res, "total", "13")
+			exWantOutput(t, res, "verdict", `"small"`)
+		}},
+		{name: "no files", params: exStrings("pattern", "*.csv"), status: flow.Completed, check: func(t *testing.T, res *flow.Result, _ string) {
+			exWantOutput(t, res, "lines", `{}`)
+			exWantOutput(t, res, "total", "0")
+			exWantOutput(t, res, "verdict", `"small"`)
+		}},
+	},
+	"poll": {
+		{name: "defaults", status: flow.Completed, check: func(t *testing.T, res *flow.Result, tmp string) {
+			exWantOutput(t, res, "report", `"report for poll"`)
+			polls := res.Outputs["polls"]
+			if polls.Type() != cty.Number {
+				t.Fatalf("polls: %#v", polls)
+			}
+			// The producer waits 300ms and the poll every 50ms: it takes
+			// more than one check, and far fewer than max_polls.
+			if n, _ := polls.AsBigFloat().Int64(); n < 2 || n >= 100 {
+				t.Errorf("polls = %d", n)
+			}
+			exWantRemoved(t, res, tmp)
+		}},
+		{name: "ready at once", params: exStrings("delay", "0s"), status: flow.Completed, check: func(t *testing.T, res *flow.Result, tmp string) {
+			exWantOutput(t, res, "report", `"report for poll"`)
+		}},
+		{name: "gives up", params: exMerge(exStrings("delay", "1m"), exNumbers("max_polls", 3)), status: flow.Failed, check: func(t *testing.T, res *flow.Result, tmp string) {
+			if flow.StepOf(res.Err) != "main/wait_for_report/work/poll" || !strings.Contains(flow.MessageOf(res.Err), "max_iterations (3)") {
+				t.Errorf("error: %v", res.Err)
+			}
+			exWantRemoved(t, res, tmp) // the producer was cancelled, and finally cleaned up
+		}},
+	},
+}
+
+func exStrings(k, v string) map[string]cty.Value { return map[string]cty.Value{k: cty.StringVal(v)} }
+
+func exNumbers(k string, v int64) map[string]cty.Value {
+	return map[string]cty.Value{k: cty.NumberIntVal(v)}
+}
+
+func exMerge(ms ...map[string]cty.Value) map[string]cty.Value {
+	out := map[string]cty.Value{}
+	for _, m := range ms {
+		for k, v := range m {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// exWantOutput compares an output, as JSON, with want.
+func exWantOutput(t *testing.T, res *flow.Result, name, want string) {
+	t.Helper()
+	v, ok := res.Outputs[name]
+	if !ok {
+		t.Errorf("no output %s", name)
+		return
+	}
+	got, err := ctyjson.SimpleJSONValue{Value: v}.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var w bytes.Buffer
+	if err := json.Compact(&w, []byte(want)); err != nil {
+		t.Fatalf("want %s: %v", want, err)
+	}
+	if string(got) != w.String() {
+		t.Errorf("output %s = %s, want %s", name, got, w.String())
+	}
+}
+
+// exWantRemoved checks that the example's scratch directory (made with
+// mktemp under tmp, the TMPDIR of the run) is gone.
+func exWantRemoved(t *testing.T, res *flow.Result, tmp string) {
+	t.Helper()
+	if v, ok := res.Outputs["scratch"]; ok {
+		dir := v.AsString()
+		if !strings.HasPrefix(dir, tmp) {
+			t.Errorf("scratch %s is not under TMPDIR %s", dir, tmp)
+		}
+	}
+	left, err := os.ReadDir(tmp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(left) > 0 {
+		t.Errorf("the scratch directory was not removed: %v", left)
+	}
+}
+
+// exampleFlows lists examples/*/*.flow.hcl by directory.
+func exFlows(t *testing.T) map[string]string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join("examples", "*", "*.flow.hcl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, f := range files {
+		dir := filepath.Base(filepath.Dir(f))
+		if prev, ok := out[dir]; ok {
+			t.Fatalf("examples/%s holds two flows (%s, %s); the test expects one", dir, prev, f)
+		}
+		out[dir] = f
+	}
+	return out
+}
+
+func TestExamples(t *testing.T) {
+	flows := exFlows(t)
+	for _, dir := range []string{"hello", "retry", "fanout", "poll"} {
+		if _, ok := flows[dir]; !ok {
+			t.Errorf("examples/%s has no flow", dir)
+		}
+	}
+	for dir, path := range flows {
+		cases, ok := exCases[dir]
+		if !ok {
+			t.Errorf("examples/%s has no test case in examples_test.go", dir)
+			continue
+		}
+		t.Run(dir, func(t *testing.T) {
+			for _, tc := range cases {
+				t.Run(tc.name, func(t *testing.T) {
+					// Scratch files of the examples (mktemp) go to a
+					// directory of the test's own.
+					tmp := t.TempDir()
+					t.Setenv("TMPDIR", tmp)
+					f, diags := flowtest.LoadFile(t, path)
+					if diags.HasErrors() {
+						t.Fatal(diags.Error())
+					}
+					ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+					defer cancel()
+					res, rec := flowtest.RunFlow(t, ctx, f, tc.params)
+					if res.Status != tc.status {
+						t.Fatalf("status %s, want %s (error: %v)", res.Status, tc.status, res.Err)
+					}
+					if len(rec.Of(flow.StepCompleted)) == 0 {
+						t.Error("no step completed")
+					}
+					tc.check(t, res, tmp)
+				})
+			}
+		})
+	}
+}
+
+// TestExamplesFormatted keeps the examples in `flow fmt` style, so that
+// they can be copied as they are.
+func TestExamplesFormatted(t *testing.T) {
+	flows := exFlows(t)
+	if len(flows) == 0 {
+		t.Fatal("no examples found")
+	}
+	names := make([]string, 0, len(flows))
+	for _, f := range flows {
+		names = append(names, f)
+	}
+	slices.Sort(names)
+	for _, f := range names {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(hclwrite.Format(src)) != string(src) {
+			t.Errorf("%s is not formatted: run flow fmt %s", f, f)
+		}
+	}
+}
