@@ -114,15 +114,18 @@ type retryPolicy struct {
 }
 
 func (p retryPolicy) delay(attempt int) time.Duration {
-	d := p.min
+	f := float64(p.min)
 	switch p.strategy {
 	case "linear":
-		d = p.min * time.Duration(attempt)
+		f *= float64(attempt)
 	case "exponential":
-		d = time.Duration(float64(p.min) * math.Pow(2, float64(attempt-1)))
+		f *= math.Pow(2, float64(attempt-1))
 	}
-	if d > p.max || d < 0 {
-		d = p.max
+	// Cap in floating point: converting an out-of-range float to a
+	// Duration is not defined.
+	d := p.max
+	if f < float64(p.max) {
+		d = time.Duration(f)
 	}
 	if p.jitter > 0 {
 		d -= time.Duration(rand.Float64() * p.jitter * float64(d))
@@ -241,7 +244,7 @@ var Catch = &flow.DecoratorType{
 				if flow.StepOf(err) == "" {
 					err = &flow.Error{Kind: flow.KindOf(err), Step: x.Path, Err: err}
 				}
-				s := flow.NewScope(x.Outer, flow.Transparent)
+				s := x.BodyScope()
 				s.SetLocal("error", flow.ErrorValue(err))
 				if cerr := x.RunSeq(ctx, d.Body, s, nil, x.Path+"/@catch"); cerr != nil {
 					return cty.NilVal, cerr
@@ -253,19 +256,30 @@ var Catch = &flow.DecoratorType{
 	},
 }
 
+// FinallyGrace bounds how long a finally block may run after the step
+// around it was cancelled.
+var FinallyGrace = 30 * time.Second
+
 // Finally runs cleanup steps whatever happened.
 var Finally = &flow.DecoratorType{
 	Name: "finally", Order: 20, Block: true, Body: true,
-	Summary: "Runs its steps after the step (and any catch), whether it succeeded, failed or was stopped. If they fail, the step fails; if the step had failed already, that first error is the one reported.",
+	Summary: "Runs its steps after the step (and any catch), whether it succeeded, failed, was stopped or was cancelled by a timeout around it or a failing parallel sibling (its steps then get 30s to finish). Only an abort of the whole run skips it. If they fail, the step fails; if the step had failed already, that first error is the one reported.",
 	New: func(d *flow.DecoratorConfig) (flow.Decorator, hcl.Diagnostics) {
 		return flow.DecoratorFunc(func(next flow.Runner) flow.Runner {
 			return func(ctx context.Context, x *flow.Exec) (cty.Value, error) {
 				out, err := next(ctx, x)
-				if ctx.Err() != nil {
-					return out, err // aborted: nothing more may start
+				if x.Aborted() {
+					return out, err // the user asked to end now: nothing more starts
 				}
-				s := flow.NewScope(x.Outer, flow.Transparent)
-				ferr := x.RunSeq(flow.IgnoreStop(ctx), d.Body, s, nil, x.Path+"/@finally")
+				fctx := flow.IgnoreStop(ctx)
+				if ctx.Err() != nil {
+					// Cancelled around us: clean up anyway, within a bound.
+					var cancel context.CancelFunc
+					fctx, cancel = context.WithTimeout(context.WithoutCancel(fctx), FinallyGrace)
+					defer cancel()
+				}
+				s := x.BodyScope()
+				ferr := x.RunSeq(fctx, d.Body, s, nil, x.Path+"/@finally")
 				if err != nil {
 					return out, err
 				}
