@@ -18,6 +18,7 @@ const (
 	StepSkipped   EventKind = "step_skipped"
 	StepRetrying  EventKind = "step_retrying"
 	StepRecovered EventKind = "step_recovered" // a catch block handled the failure
+	StepRestored  EventKind = "step_restored"  // completed in an earlier execution: not run again
 	StepLog       EventKind = "step_log"       // a message a step wants shown (log steps)
 )
 

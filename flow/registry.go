@@ -45,6 +45,11 @@ type StepType struct {
 	Branches []BranchType
 	// Outputs documents the outputs the step produces itself.
 	Outputs []OutputDoc
+	// Pure steps have no effect outside the run (set, log, control steps):
+	// the engine may group their state changes into later commits, since
+	// running one again after a crash changes nothing. Steps that are not
+	// pure have their start and end made durable before the run moves on.
+	Pure bool
 	// IsolatedBody means the children's outputs stay inside each run of the
 	// body (fork iterations): the step's output blocks cannot refer to them.
 	IsolatedBody bool

@@ -36,6 +36,8 @@ type RunOptions struct {
 	Params map[string]cty.Value
 	// ExecutionID names the run; a random one is made when empty.
 	ExecutionID string
+	// Journal makes the run durable and resumable; nil keeps nothing.
+	Journal Journal
 }
 
 // Result is how a run ended.
@@ -59,6 +61,8 @@ type Run struct {
 	logger   *slog.Logger
 	root     *frame
 
+	journal  Journal
+	ctx      context.Context // the run's own context: cancelled on abort
 	stopOnce sync.Once
 	stopCh   chan struct{}
 	done     chan struct{}
@@ -109,9 +113,10 @@ func (e *Engine) Start(ctx context.Context, f *Flow, opts RunOptions) (*Run, err
 		ID: id, Flow: f, engine: e, observer: obs,
 		logger: logger.With("run", id, "flow", f.Name),
 		stopCh: make(chan struct{}), done: make(chan struct{}),
-		progress: map[string][]byte{},
+		progress: map[string][]byte{}, journal: opts.Journal,
 	}
 	r.root = r.newFrame(f, params, nil)
+	r.ctx = ctx
 	go r.run(ctx)
 	return r, nil
 }
@@ -216,6 +221,7 @@ type Exec struct {
 	frame      *frame
 	ignoreStop bool
 	assigned   []Assignment
+	state      StepState
 }
 
 // RunID returns the execution id.
@@ -232,6 +238,11 @@ func (x *Exec) Stopping() <-chan struct{} {
 	}
 	return x.run.stopCh
 }
+
+// Aborted reports whether the whole run was aborted (its context
+// cancelled), as opposed to this step being cancelled by a timeout or a
+// failing sibling around it.
+func (x *Exec) Aborted() bool { return x.run.ctx.Err() != nil }
 
 // Emit sends an event about this step.
 func (x *Exec) Emit(e Event) {
@@ -447,7 +458,9 @@ type Assignment struct {
 }
 
 // SaveProgress keeps the step's progress (a JSON-encodable value such as a
-// loop's iteration) so that a resumed run can carry on from it.
+// loop's iteration) so that a resumed run can carry on from it. With a
+// journal, it is committed together with the states of the children that
+// completed before it.
 func (x *Exec) SaveProgress(v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -455,30 +468,100 @@ func (x *Exec) SaveProgress(v any) error {
 	}
 	x.run.mu.Lock()
 	x.run.progress[x.Path] = b
+	x.state.Progress = b
+	st := x.state
 	x.run.mu.Unlock()
+	if x.run.journal != nil {
+		return x.run.journal.Record(st, false)
+	}
 	return nil
 }
 
-// LoadProgress fills v with the progress saved for this step, reporting
-// whether there was any.
+// LoadProgress fills v with the progress saved for this step in this run,
+// or else by an earlier execution being resumed, reporting whether there was
+// any.
 func (x *Exec) LoadProgress(v any) (bool, error) {
 	x.run.mu.Lock()
 	b, ok := x.run.progress[x.Path]
 	x.run.mu.Unlock()
+	if !ok && x.run.journal != nil {
+		if st, found := x.run.journal.Restore(x.Path); found && len(st.Progress) > 0 {
+			b, ok = st.Progress, true
+		}
+	}
 	if !ok {
 		return false, nil
 	}
-	return true, json.Unmarshal(b, v)
+	if err := json.Unmarshal(b, v); err != nil {
+		return false, fmt.Errorf("progress of %s: %w", x.Path, err)
+	}
+	return true, nil
 }
 
-func (r *Run) clearProgress(path string) {
+// Resumed reports whether an earlier execution left state for this step:
+// the run is carrying on from it.
+func (x *Exec) Resumed() bool {
+	if x.run.journal == nil {
+		return false
+	}
+	_, ok := x.run.journal.Restore(x.Path)
+	return ok
+}
+
+func (r *Run) clearProgress(path string) error {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	for k := range r.progress {
-		if k == path || strings.HasPrefix(k, path+"/") || strings.HasPrefix(k, path+"#") || strings.HasPrefix(k, path+"[") {
+		if Under(k, path) {
 			delete(r.progress, k)
 		}
 	}
+	r.mu.Unlock()
+	if r.journal != nil {
+		return r.journal.Forget(path)
+	}
+	return nil
+}
+
+// Under reports whether path is p or a path below it (a child, an
+// iteration, a catch body).
+func Under(path, p string) bool {
+	if !strings.HasPrefix(path, p) {
+		return false
+	}
+	if len(path) == len(p) {
+		return true
+	}
+	switch path[len(p)] {
+	case '/', '#', '[':
+		return true
+	}
+	return false
+}
+
+// restore finishes a step that completed (or was skipped) in an earlier
+// execution without running it: its outputs are recorded and its variable
+// assignments applied again.
+func (r *Run) restore(n *Node, st StepState, parent, record *Scope, path string) cty.Value {
+	out := st.Outputs
+	if out == cty.NilVal || st.Status == Skipped {
+		out = cty.NullVal(cty.DynamicPseudoType)
+	}
+	for _, a := range st.Assigned {
+		parent.Assign(a.Name, a.Value)
+	}
+	record.RecordStep(n.Name, out)
+	r.emit(Event{Kind: StepRestored, Path: path, StepType: n.Type.Name, Status: st.Status})
+	return out
+}
+
+func (r *Run) record(x *Exec, sync bool) error {
+	if r.journal == nil {
+		return nil
+	}
+	r.mu.Lock()
+	st := x.state
+	r.mu.Unlock()
+	return r.journal.Record(st, sync)
 }
 
 // runNode is the heart of the engine: the stop check, the decorator chain, the
@@ -491,31 +574,78 @@ func (r *Run) runNode(ctx context.Context, fr *frame, n *Node, parent, record *S
 	if err := ctx.Err(); err != nil {
 		return cty.NilVal, &Error{Kind: KindCancelled, Step: path, Msg: "not started", Err: err}
 	}
+	if r.journal != nil {
+		if st, ok := r.journal.Restore(path); ok && (st.Status == Completed || st.Status == Skipped) {
+			return r.restore(n, st, parent, record, path), nil
+		}
+	}
 	x := &Exec{Node: n, Path: path, Outer: parent, Attempt: 1, run: r, frame: fr,
 		Logger: r.logger.With("step", path), ignoreStop: ignoreStop}
+	start := time.Now()
+	x.state = StepState{Path: path, Type: n.Type.Name, Status: Started, Attempt: 1, Started: start}
+	if r.journal != nil {
+		if st, ok := r.journal.Restore(path); ok {
+			x.state.Progress = st.Progress
+		}
+	}
+	// A step with effects outside the run starts only once everything
+	// before it is durable, so that a resume never repeats completed work.
+	if err := r.record(x, !n.Type.Pure); err != nil {
+		return cty.NilVal, &Error{Kind: KindFailed, Step: path, Msg: "journal", Err: err}
+	}
 	runner := base
 	for i := len(n.Decorators) - 1; i >= 0; i-- {
 		runner = n.Decorators[i].impl.Wrap(runner)
 	}
-	start := time.Now()
 	x.Emit(Event{Kind: StepStarted})
 	out, err := runner(ctx, x)
+	r.mu.Lock()
+	x.state.Attempt = x.Attempt
+	x.state.Ended = time.Now()
+	r.mu.Unlock()
 	if errors.Is(err, ErrSkipped) {
 		record.RecordStep(n.Name, cty.NullVal(cty.DynamicPseudoType))
+		x.setState(Skipped, cty.NilVal, nil)
+		if jerr := r.record(x, false); jerr != nil {
+			return cty.NilVal, &Error{Kind: KindFailed, Step: path, Msg: "journal", Err: jerr}
+		}
 		x.Emit(Event{Kind: StepSkipped})
 		return cty.NullVal(cty.DynamicPseudoType), nil
 	}
 	if err != nil {
 		err = stamp(err, path)
+		status := Failed
+		if KindOf(err) == KindCancelled {
+			status = Stopped
+		}
+		x.setState(status, cty.NilVal, err)
+		if jerr := r.record(x, !n.Type.Pure); jerr != nil {
+			err = errors.Join(err, jerr)
+		}
 		x.Emit(Event{Kind: StepFailed, Err: err, Duration: time.Since(start)})
 		return cty.NilVal, err
 	}
 	if out == cty.NilVal {
 		out = cty.EmptyObjectVal
 	}
+	x.setState(Completed, out, nil)
+	if jerr := r.record(x, !n.Type.Pure); jerr != nil {
+		return cty.NilVal, &Error{Kind: KindFailed, Step: path, Msg: "journal", Err: jerr}
+	}
 	record.RecordStep(n.Name, out)
 	x.Emit(Event{Kind: StepCompleted, Duration: time.Since(start)})
 	return out, nil
+}
+
+func (x *Exec) setState(s Status, out cty.Value, err error) {
+	x.run.mu.Lock()
+	defer x.run.mu.Unlock()
+	x.state.Status = s
+	x.state.Outputs = out
+	x.state.Assigned = x.assigned
+	if err != nil {
+		x.state.ErrorKind, x.state.Error = KindOf(err), MessageOf(err)
+	}
 }
 
 // base is the innermost runner: a fresh scope with the step's vars, the
@@ -525,7 +655,13 @@ func base(ctx context.Context, x *Exec) (cty.Value, error) {
 	if x.Attempt > 1 {
 		// A new attempt starts the step over: forget the progress the failed
 		// attempt left for it and everything below it.
-		x.run.clearProgress(x.Path)
+		if err := x.run.clearProgress(x.Path); err != nil {
+			return cty.NilVal, err
+		}
+		x.run.mu.Lock()
+		x.state.Progress = nil
+		x.assigned = nil
+		x.run.mu.Unlock()
 	}
 	x.Scope = NewScope(x.Outer, StepScope)
 	if n.Vars != nil {
