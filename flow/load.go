@@ -301,6 +301,7 @@ func (l *Loader) decodeFile(file *hcl.File, name, key string, chain []string) ([
 // rootType is the type of a flow's body: an implicit sequential step.
 var rootType = &StepType{
 	Name:    "flow",
+	Pure:    true,
 	Summary: "The flow's body: its steps run in order.",
 	Body:    Sequence,
 	New: func(n *Node) (Step, hcl.Diagnostics) {

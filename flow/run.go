@@ -192,7 +192,7 @@ func (r *Run) run(ctx context.Context) {
 // runFlow runs a frame's root node and returns the flow's outputs.
 func (r *Run) runFlow(ctx context.Context, fr *frame, path string) (map[string]cty.Value, error) {
 	root := NewScope(nil, StepScope)
-	out, err := r.runNode(ctx, fr, fr.flow.Root, root, root, path)
+	out, _, err := r.runNode(ctx, fr, fr.flow.Root, root, root, path)
 	if err != nil {
 		return nil, err
 	}
@@ -220,7 +220,8 @@ type Exec struct {
 	run        *Run
 	frame      *frame
 	ignoreStop bool
-	assigned   []Assignment
+	assigned   []Assignment // made by the step or escaping from its children
+	own        []*Scope     // scopes that belong to the step (its own, catch/finally bodies)
 	state      StepState
 }
 
@@ -382,6 +383,9 @@ func where(a *hcl.Attribute) string {
 // it ended) and passes new declarations up to the scope around the step.
 func (x *Exec) BodyScope() *Scope {
 	s := NewScope(x.Outer, Transparent)
+	x.run.mu.Lock()
+	x.own = append(x.own, s)
+	x.run.mu.Unlock()
 	if x.Scope != nil {
 		for k, v := range x.Scope.Vars() {
 			s.Declare(k, v)
@@ -419,7 +423,13 @@ func (x *Exec) RunSeq(ctx context.Context, seq *Seq, parent, record *Scope, pref
 // RunNode runs one child step at path in scope parent and keeps its outputs in
 // record under its name.
 func (x *Exec) RunNode(ctx context.Context, n *Node, parent, record *Scope, path string) (cty.Value, error) {
-	return x.run.runNode(ctx, x.frame, n, parent, record, path)
+	out, assigned, err := x.run.runNode(ctx, x.frame, n, parent, record, path)
+	if len(assigned) > 0 {
+		x.run.mu.Lock()
+		x.assigned = append(x.assigned, assigned...)
+		x.run.mu.Unlock()
+	}
+	return out, err
 }
 
 // RunFlow runs another flow as a nested part of this run (the call step):
@@ -447,14 +457,35 @@ func (x *Exec) RunFlow(ctx context.Context, f *Flow, params map[string]cty.Value
 // a step made, so that a resumed run can replay them for a step that
 // completed before.
 func (x *Exec) Assign(name string, v cty.Value) {
-	x.Outer.Assign(name, v)
-	x.assigned = append(x.assigned, Assignment{Name: name, Value: v})
+	target := x.Outer.Assign(name, v)
+	x.run.mu.Lock()
+	x.assigned = append(x.assigned, Assignment{Name: name, Value: v, target: target})
+	x.run.mu.Unlock()
 }
 
 // Assignment is one variable assignment made by a step.
 type Assignment struct {
-	Name  string
-	Value cty.Value
+	Name   string
+	Value  cty.Value
+	target *Scope // where it landed, in this run
+}
+
+// owns reports whether s is one of the step's own scopes or inside one.
+// Assignments that land there are not replayed when the step is restored:
+// they belong to the step's inside, which a restore does not rebuild, and
+// would leak if replayed from outside.
+func (x *Exec) owns(s *Scope) bool {
+	for c := s; c != nil; c = c.parent {
+		if c == x.Scope {
+			return true
+		}
+		for _, o := range x.own {
+			if c == o {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // SaveProgress keeps the step's progress (a JSON-encodable value such as a
@@ -541,17 +572,19 @@ func Under(path, p string) bool {
 // restore finishes a step that completed (or was skipped) in an earlier
 // execution without running it: its outputs are recorded and its variable
 // assignments applied again.
-func (r *Run) restore(n *Node, st StepState, parent, record *Scope, path string) cty.Value {
+func (r *Run) restore(n *Node, st StepState, parent, record *Scope, path string) (cty.Value, []Assignment) {
 	out := st.Outputs
 	if out == cty.NilVal || st.Status == Skipped {
 		out = cty.NullVal(cty.DynamicPseudoType)
 	}
+	var replayed []Assignment
 	for _, a := range st.Assigned {
-		parent.Assign(a.Name, a.Value)
+		target := parent.Assign(a.Name, a.Value)
+		replayed = append(replayed, Assignment{Name: a.Name, Value: a.Value, target: target})
 	}
 	record.RecordStep(n.Name, out)
 	r.emit(Event{Kind: StepRestored, Path: path, StepType: n.Type.Name, Status: st.Status})
-	return out
+	return out, replayed
 }
 
 func (r *Run) record(x *Exec, sync bool) error {
@@ -566,17 +599,18 @@ func (r *Run) record(x *Exec, sync bool) error {
 
 // runNode is the heart of the engine: the stop check, the decorator chain, the
 // events and the recording of outputs.
-func (r *Run) runNode(ctx context.Context, fr *frame, n *Node, parent, record *Scope, path string) (cty.Value, error) {
+func (r *Run) runNode(ctx context.Context, fr *frame, n *Node, parent, record *Scope, path string) (cty.Value, []Assignment, error) {
 	ignoreStop := ignoringStop(ctx)
 	if !ignoreStop && r.stopping() {
-		return cty.NilVal, &Error{Kind: KindCancelled, Step: path, Msg: "not started", Err: ErrStopped}
+		return cty.NilVal, nil, &Error{Kind: KindCancelled, Step: path, Msg: "not started", Err: ErrStopped}
 	}
 	if err := ctx.Err(); err != nil {
-		return cty.NilVal, &Error{Kind: KindCancelled, Step: path, Msg: "not started", Err: err}
+		return cty.NilVal, nil, &Error{Kind: KindCancelled, Step: path, Msg: "not started", Err: err}
 	}
 	if r.journal != nil {
 		if st, ok := r.journal.Restore(path); ok && (st.Status == Completed || st.Status == Skipped) {
-			return r.restore(n, st, parent, record, path), nil
+			out, replayed := r.restore(n, st, parent, record, path)
+			return out, replayed, nil
 		}
 	}
 	x := &Exec{Node: n, Path: path, Outer: parent, Attempt: 1, run: r, frame: fr,
@@ -591,7 +625,7 @@ func (r *Run) runNode(ctx context.Context, fr *frame, n *Node, parent, record *S
 	// A step with effects outside the run starts only once everything
 	// before it is durable, so that a resume never repeats completed work.
 	if err := r.record(x, !n.Type.Pure); err != nil {
-		return cty.NilVal, &Error{Kind: KindFailed, Step: path, Msg: "journal", Err: err}
+		return cty.NilVal, nil, &Error{Kind: KindFailed, Step: path, Msg: "journal", Err: err}
 	}
 	runner := base
 	for i := len(n.Decorators) - 1; i >= 0; i-- {
@@ -607,10 +641,10 @@ func (r *Run) runNode(ctx context.Context, fr *frame, n *Node, parent, record *S
 		record.RecordStep(n.Name, cty.NullVal(cty.DynamicPseudoType))
 		x.setState(Skipped, cty.NilVal, nil)
 		if jerr := r.record(x, false); jerr != nil {
-			return cty.NilVal, &Error{Kind: KindFailed, Step: path, Msg: "journal", Err: jerr}
+			return cty.NilVal, nil, &Error{Kind: KindFailed, Step: path, Msg: "journal", Err: jerr}
 		}
 		x.Emit(Event{Kind: StepSkipped})
-		return cty.NullVal(cty.DynamicPseudoType), nil
+		return cty.NullVal(cty.DynamicPseudoType), nil, nil
 	}
 	if err != nil {
 		err = stamp(err, path)
@@ -623,18 +657,18 @@ func (r *Run) runNode(ctx context.Context, fr *frame, n *Node, parent, record *S
 			err = errors.Join(err, jerr)
 		}
 		x.Emit(Event{Kind: StepFailed, Err: err, Duration: time.Since(start)})
-		return cty.NilVal, err
+		return cty.NilVal, nil, err
 	}
 	if out == cty.NilVal {
 		out = cty.EmptyObjectVal
 	}
 	x.setState(Completed, out, nil)
 	if jerr := r.record(x, !n.Type.Pure); jerr != nil {
-		return cty.NilVal, &Error{Kind: KindFailed, Step: path, Msg: "journal", Err: jerr}
+		return cty.NilVal, nil, &Error{Kind: KindFailed, Step: path, Msg: "journal", Err: jerr}
 	}
 	record.RecordStep(n.Name, out)
 	x.Emit(Event{Kind: StepCompleted, Duration: time.Since(start)})
-	return out, nil
+	return out, x.state.Assigned, nil
 }
 
 func (x *Exec) setState(s Status, out cty.Value, err error) {
@@ -642,7 +676,12 @@ func (x *Exec) setState(s Status, out cty.Value, err error) {
 	defer x.run.mu.Unlock()
 	x.state.Status = s
 	x.state.Outputs = out
-	x.state.Assigned = x.assigned
+	x.state.Assigned = nil
+	for _, a := range x.assigned {
+		if !x.owns(a.target) {
+			x.state.Assigned = append(x.state.Assigned, a)
+		}
+	}
 	if err != nil {
 		x.state.ErrorKind, x.state.Error = KindOf(err), MessageOf(err)
 	}

@@ -14,6 +14,7 @@ import (
 // Call runs another flow file as a step.
 var Call = &flow.StepType{
 	Name:    "call",
+	Pure:    true, // its own steps decide
 	Summary: "Runs another flow file as a step, with its own params; its outputs become this step's outputs.",
 	Attrs: []flow.Attr{
 		{Name: "flow", Type: cty.String, Required: true, Doc: "The path of the flow file, relative to this flow file's directory."},

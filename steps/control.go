@@ -19,36 +19,23 @@ import (
 // Sequential runs its children in order.
 var Sequential = &flow.StepType{
 	Name:    "sequential",
+	Pure:    true,
 	Summary: "Runs its child steps one after the other; each sees the outputs of the ones before it.",
 	Body:    flow.Sequence,
 	New: func(n *flow.Node) (flow.Step, hcl.Diagnostics) {
+		// No cursor of its own: on resume, the children that completed
+		// before are restored by the engine (outputs and assignments
+		// replayed in order), so the sequence simply runs through them.
 		return flow.StepFunc(func(ctx context.Context, x *flow.Exec) (cty.Value, error) {
-			var p seqProgress
-			if _, err := x.LoadProgress(&p); err != nil {
-				return cty.NilVal, err
-			}
-			for i := p.Next; i < len(n.Body.Nodes); i++ {
-				c := n.Body.Nodes[i]
-				if _, err := x.RunNode(ctx, c, x.Scope, x.Scope, x.Path+"/"+c.Name); err != nil {
-					return cty.NilVal, err
-				}
-				if err := x.SaveProgress(seqProgress{Next: i + 1}); err != nil {
-					return cty.NilVal, err
-				}
-			}
-			return cty.NilVal, nil
+			return cty.NilVal, x.RunSeq(ctx, n.Body, x.Scope, nil, x.Path)
 		}), nil
 	},
-}
-
-// seqProgress is a sequence's cursor: the index of the next child to run.
-type seqProgress struct {
-	Next int `json:"next"`
 }
 
 // Parallel runs its children at the same time.
 var Parallel = &flow.StepType{
 	Name:    "parallel",
+	Pure:    true,
 	Summary: "Runs its child steps at the same time, each in its own scope.",
 	Body:    flow.Concurrent,
 	Attrs: []flow.Attr{
@@ -67,46 +54,17 @@ var Parallel = &flow.StepType{
 			if err != nil {
 				return cty.NilVal, err
 			}
-			var p progressSet
-			if _, err := x.LoadProgress(&p); err != nil {
-				return cty.NilVal, err
-			}
-			done := p.set()
-			var items []int
-			for i, c := range n.Body.Nodes {
-				if !done[c.Name] {
-					items = append(items, i)
-				}
-			}
-			var mu sync.Mutex
-			err = concurrently(ctx, len(items), limit, failFast, func(ctx context.Context, i int) error {
-				c := n.Body.Nodes[items[i]]
+			// Branches that completed in an earlier execution are restored
+			// by the engine without running; the others run again.
+			err = concurrently(ctx, len(n.Body.Nodes), limit, failFast, func(ctx context.Context, i int) error {
+				c := n.Body.Nodes[i]
 				branch := x.NewScope(nil, flow.Boundary)
-				if _, err := x.RunNode(ctx, c, branch, x.Scope, x.Path+"/"+c.Name); err != nil {
-					return err
-				}
-				mu.Lock()
-				defer mu.Unlock()
-				p.Done = append(p.Done, c.Name)
-				return x.SaveProgress(p)
+				_, err := x.RunNode(ctx, c, branch, x.Scope, x.Path+"/"+c.Name)
+				return err
 			})
 			return cty.NilVal, err
 		}), nil
 	},
-}
-
-// progressSet is the progress of a step that finishes named parts in any
-// order.
-type progressSet struct {
-	Done []string `json:"done"`
-}
-
-func (p progressSet) set() map[string]bool {
-	m := map[string]bool{}
-	for _, d := range p.Done {
-		m[d] = true
-	}
-	return m
 }
 
 // concurrently runs fn(0..n-1) with at most limit at once (0: no limit).
@@ -192,6 +150,7 @@ func (m *multiError) Unwrap() []error { return append([]error{m.first}, m.rest..
 // Loop repeats its children.
 var Loop = &flow.StepType{
 	Name:    "loop",
+	Pure:    true,
 	Summary: "Repeats its child steps while a condition holds (while, checked before each iteration) or until one does (until, checked after).",
 	Body:    flow.Sequence,
 	Locals:  []string{"loop"},
@@ -214,6 +173,9 @@ var Loop = &flow.StepType{
 	New: func(n *flow.Node) (flow.Step, hcl.Diagnostics) { return flow.StepFunc(runLoop), nil },
 }
 
+// loopProgress records how many iterations were decided and completed.
+// On resume those iterations are replayed (their steps restored, not run)
+// without evaluating while or until again, whose values could differ now.
 type loopProgress struct {
 	Iteration int `json:"iteration"`
 }
@@ -228,9 +190,15 @@ func runLoop(ctx context.Context, x *flow.Exec) (cty.Value, error) {
 		return cty.NilVal, err
 	}
 	n := x.Node
-	for i := p.Iteration; ; i++ {
+	for i := 0; ; i++ {
 		iter := x.NewScope(nil, flow.Transparent)
 		iter.SetLocal("loop", cty.ObjectVal(map[string]cty.Value{"index": cty.NumberIntVal(int64(i))}))
+		if i < p.Iteration {
+			if err := x.RunSeq(ctx, n.Body, iter, x.Scope, x.Path+"#"+strconv.Itoa(i)); err != nil {
+				return cty.NilVal, err
+			}
+			continue
+		}
 		if a := n.Attr("while"); a != nil {
 			ok, err := condition(x, iter, a)
 			if err != nil {
@@ -246,9 +214,6 @@ func runLoop(ctx context.Context, x *flow.Exec) (cty.Value, error) {
 		if err := x.RunSeq(ctx, n.Body, iter, x.Scope, x.Path+"#"+strconv.Itoa(i)); err != nil {
 			return cty.NilVal, err
 		}
-		if err := x.SaveProgress(loopProgress{Iteration: i + 1}); err != nil {
-			return cty.NilVal, err
-		}
 		if a := n.Attr("until"); a != nil {
 			ok, err := condition(x, iter, a)
 			if err != nil {
@@ -257,6 +222,9 @@ func runLoop(ctx context.Context, x *flow.Exec) (cty.Value, error) {
 			if ok {
 				return iterations(i + 1), nil
 			}
+		}
+		if err := x.SaveProgress(loopProgress{Iteration: i + 1}); err != nil {
+			return cty.NilVal, err
 		}
 	}
 }
@@ -281,6 +249,7 @@ func iterations(n int) cty.Value {
 // Choose runs the first branch whose condition holds.
 var Choose = &flow.StepType{
 	Name:    "choose",
+	Pure:    true,
 	Summary: "Runs the steps of the first when block whose condition is true, or of otherwise when none is.",
 	Branches: []flow.BranchType{
 		{Name: "when", Min: 1, Doc: "A condition and the steps to run when it is true.",
@@ -357,6 +326,7 @@ func branchOut(i int) cty.Value {
 // Fork runs its children once per element of a collection.
 var Fork = &flow.StepType{
 	Name:         "fork",
+	Pure:         true,
 	Summary:      "Runs its child steps once for each element of for_each, concurrently, each iteration in its own scope.",
 	Body:         flow.Sequence,
 	IsolatedBody: true,
@@ -376,19 +346,29 @@ var Fork = &flow.StepType{
 	New: func(n *flow.Node) (flow.Step, hcl.Diagnostics) { return flow.StepFunc(runFork), nil },
 }
 
-// forkProgress keeps the results of the finished iterations (as cty JSON
-// with their types) so that a resumed fork runs only the others.
+// forkProgress keeps the collection the fork iterates (as cty JSON with its
+// type): a resumed fork goes over the same items even if for_each would
+// evaluate differently now (a directory listing, a timestamp). Iterations
+// that completed are restored by the engine, the others run again.
 type forkProgress struct {
-	Done   map[int]json.RawMessage `json:"done"`
-	Failed []int                   `json:"failed,omitempty"`
+	Items json.RawMessage `json:"items"`
 }
 
 func runFork(ctx context.Context, x *flow.Exec) (cty.Value, error) {
-	coll, err := x.Attr("for_each")
+	a := x.Node.Attr("for_each")
+	var p forkProgress
+	resumed, err := x.LoadProgress(&p)
 	if err != nil {
 		return cty.NilVal, err
 	}
-	a := x.Node.Attr("for_each")
+	var coll cty.Value
+	if resumed && len(p.Items) > 0 {
+		if coll, err = ctyjson.Unmarshal(p.Items, cty.DynamicPseudoType); err != nil {
+			return cty.NilVal, fmt.Errorf("fork items saved by the earlier execution: %w", err)
+		}
+	} else if coll, err = x.Attr("for_each"); err != nil {
+		return cty.NilVal, err
+	}
 	if coll.IsNull() {
 		return cty.NilVal, flow.Errorf(flow.KindEval, "%s: for_each is null", flow.Pos(a.Expr.Range()))
 	}
@@ -413,39 +393,26 @@ func runFork(ctx context.Context, x *flow.Exec) (cty.Value, error) {
 		}
 		elems = append(elems, elem{k, v})
 	}
+	if !resumed || len(p.Items) == 0 {
+		items, err := ctyjson.Marshal(coll, cty.DynamicPseudoType)
+		if err != nil {
+			return cty.NilVal, fmt.Errorf("save fork items: %w", err)
+		}
+		if err := x.SaveProgress(forkProgress{Items: items}); err != nil {
+			return cty.NilVal, err
+		}
+	}
 	results := make([]cty.Value, len(elems))
 	for i := range results {
 		results[i] = cty.NullVal(cty.DynamicPseudoType)
 	}
-	p := forkProgress{Done: map[int]json.RawMessage{}}
-	if _, err := x.LoadProgress(&p); err != nil {
-		return cty.NilVal, err
-	}
-	if p.Done == nil {
-		p.Done = map[int]json.RawMessage{}
-	}
-	var todo []int
-	for i := range elems {
-		raw, ok := p.Done[i]
-		if !ok {
-			todo = append(todo, i)
-			continue
-		}
-		v, err := ctyjson.Unmarshal(raw, cty.DynamicPseudoType)
-		if err != nil {
-			return cty.NilVal, fmt.Errorf("restore fork iteration %d: %w", i, err)
-		}
-		results[i] = v
-	}
-	p.Failed = nil
 	var mu sync.Mutex
 	failed := 0
 	errs := make([]error, len(elems))
 	n := x.Node
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	_ = concurrently(ctx, len(todo), limit, false, func(ctx context.Context, j int) error {
-		i := todo[j]
+	_ = concurrently(ctx, len(elems), limit, false, func(ctx context.Context, i int) error {
 		iter := x.NewScope(nil, flow.Boundary)
 		iter.SetLocal("each", cty.ObjectVal(map[string]cty.Value{
 			"key": elems[i].key, "value": elems[i].value, "index": cty.NumberIntVal(int64(i)),
@@ -458,7 +425,6 @@ func runFork(ctx context.Context, x *flow.Exec) (cty.Value, error) {
 			cancelledByUs := ctx.Err() != nil && flow.KindOf(err) == flow.KindCancelled
 			if !errors.Is(err, flow.ErrStopped) && !cancelledByUs {
 				failed++
-				p.Failed = append(p.Failed, i)
 				if failed > tolerated {
 					cancel()
 				}
@@ -466,12 +432,7 @@ func runFork(ctx context.Context, x *flow.Exec) (cty.Value, error) {
 			return err
 		}
 		results[i] = stepsObject(iter)
-		enc, err := ctyjson.Marshal(results[i], cty.DynamicPseudoType)
-		if err != nil {
-			return err
-		}
-		p.Done[i] = enc
-		return x.SaveProgress(p)
+		return nil
 	})
 	out := cty.ObjectVal(map[string]cty.Value{
 		"results": cty.TupleVal(results),

@@ -15,6 +15,7 @@ import (
 // Set assigns variables.
 var Set = &flow.StepType{
 	Name:    "set",
+	Pure:    true,
 	Summary: "Assigns variables: each goes to the nearest enclosing scope that declared it (vars), or is declared in the enclosing step's scope. It never writes across a parallel branch or fork iteration.",
 	Attrs: []flow.Attr{
 		{Name: "assign", Type: cty.DynamicPseudoType, Required: true,
@@ -87,6 +88,7 @@ var levels = map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelI
 // Log writes a message to the run's log.
 var Log = &flow.StepType{
 	Name:    "log",
+	Pure:    true,
 	Summary: "Writes a message to the run's log.",
 	Attrs: []flow.Attr{
 		{Name: "message", Type: cty.String, Required: true, Doc: "The text to log."},
@@ -117,6 +119,7 @@ var Log = &flow.StepType{
 // Sleep waits.
 var Sleep = &flow.StepType{
 	Name:    "sleep",
+	Pure:    true,
 	Summary: "Waits for a duration. A stop request or cancellation ends the wait (the step then counts as not done).",
 	Attrs: []flow.Attr{
 		{Name: "duration", Type: cty.String, Required: true, Duration: true, Doc: "How long, as a Go duration (\"500ms\", \"2m\")."},
@@ -150,6 +153,7 @@ func Wait(ctx context.Context, x *flow.Exec, d time.Duration) error {
 // Fail fails with a message.
 var Fail = &flow.StepType{
 	Name:    "fail",
+	Pure:    true,
 	Summary: "Fails with a message (error.kind is \"fail\"). Inside catch, it re-raises.",
 	Attrs: []flow.Attr{
 		{Name: "message", Type: cty.String, Required: true, Doc: "The failure message."},
