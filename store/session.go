@@ -368,7 +368,7 @@ func encodeState(st flow.StepState) (StepRecord, error) {
 		Started: st.Started, Ended: st.Ended, Progress: st.Progress, Counters: st.Counters,
 		ErrorKind: st.ErrorKind, Error: st.Error}
 	if st.Outputs != cty.NilVal {
-		b, err := ctyjson.Marshal(st.Outputs, cty.DynamicPseudoType)
+		b, err := flow.MarshalValue(st.Outputs)
 		if err != nil {
 			return rec, fmt.Errorf("outputs of %s: %w", st.Path, err)
 		}
@@ -377,7 +377,7 @@ func encodeState(st flow.StepState) (StepRecord, error) {
 	if len(st.Assigned) > 0 {
 		as := make([]assignment, len(st.Assigned))
 		for i, a := range st.Assigned {
-			b, err := ctyjson.Marshal(a.Value, cty.DynamicPseudoType)
+			b, err := flow.MarshalValue(a.Value)
 			if err != nil {
 				return rec, fmt.Errorf("variable %s assigned by %s: %w", a.Name, st.Path, err)
 			}
