@@ -42,6 +42,11 @@ var If = &flow.DecoratorType{
 	New: func(d *flow.DecoratorConfig) (flow.Decorator, hcl.Diagnostics) {
 		return flow.DecoratorFunc(func(next flow.Runner) flow.Runner {
 			return func(ctx context.Context, x *flow.Exec) (cty.Value, error) {
+				if x.Resumed() {
+					// An earlier execution began this step, so its condition
+					// held then: finish it rather than decide again.
+					return next(ctx, x)
+				}
 				v, err := x.Eval(x.Outer, d.Attr.Expr, cty.Bool)
 				if err != nil {
 					return cty.NilVal, err

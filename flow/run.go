@@ -620,6 +620,13 @@ func (r *Run) runNode(ctx context.Context, fr *frame, n *Node, parent, record *S
 	if r.journal != nil {
 		if st, ok := r.journal.Restore(path); ok {
 			x.state.Progress = st.Progress
+			// The step runs again: its catch and finally blocks run anew
+			// after it, whatever they did after the failed run.
+			for _, body := range []string{"/@catch", "/@finally"} {
+				if err := r.journal.Forget(path + body); err != nil {
+					return cty.NilVal, nil, &Error{Kind: KindFailed, Step: path, Msg: "journal", Err: err}
+				}
+			}
 		}
 	}
 	// A step with effects outside the run starts only once everything
@@ -704,7 +711,7 @@ func base(ctx context.Context, x *Exec) (cty.Value, error) {
 	}
 	x.Scope = NewScope(x.Outer, StepScope)
 	if n.Vars != nil {
-		v, err := x.Eval(x.Outer, n.Vars.Expr, cty.DynamicPseudoType)
+		v, err := x.vars()
 		if err != nil {
 			return cty.NilVal, err
 		}
@@ -737,6 +744,39 @@ func base(ctx context.Context, x *Exec) (cty.Value, error) {
 		vals[o.Name] = v
 	}
 	return cty.ObjectVal(vals), nil
+}
+
+// VarsType is the type of the journal records that keep a step's vars
+// as they were evaluated (at the step's path + "/@vars", or "/@flowvars"
+// for a flow's root, which a called flow shares with its call step).
+const VarsType = "@vars"
+
+// vars evaluates the step's vars attribute. With a journal, the values are
+// kept, and a step that an earlier execution began gets back the values it
+// had then: a resumed step sees the variables of the failed run, even when
+// its vars read a file, the environment or the time.
+func (x *Exec) vars() (cty.Value, error) {
+	n := x.Node
+	j := x.run.journal
+	path := x.Path + "/@vars"
+	if n.In == nil {
+		path = x.Path + "/@flowvars"
+	}
+	if j != nil {
+		if st, ok := j.Restore(path); ok && st.Status == Completed && st.Outputs != cty.NilVal {
+			return st.Outputs, nil
+		}
+	}
+	v, err := x.Eval(x.Outer, n.Vars.Expr, cty.DynamicPseudoType)
+	if err != nil || j == nil {
+		return v, err
+	}
+	now := time.Now()
+	err = j.Record(StepState{Path: path, Type: VarsType, Status: Completed, Attempt: 1, Started: now, Ended: now, Outputs: v}, false)
+	if err != nil {
+		return cty.NilVal, &Error{Kind: KindFailed, Step: x.Path, Msg: "journal", Err: err}
+	}
+	return v, nil
 }
 
 // NewExecutionID returns a new random execution id, sortable by time.

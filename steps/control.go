@@ -92,7 +92,10 @@ func concurrently(ctx context.Context, n, limit int, failFast bool, fn func(ctx 
 			}
 			if err := fn(ctx, i); err != nil {
 				errs[i] = err
-				if failFast {
+				// A stop is no failure: the siblings still running finish
+				// their steps, as a stop promises (cancelled, an exec step
+				// would run again on resume).
+				if failFast && !errors.Is(err, flow.ErrStopped) {
 					failed.Do(cancel)
 				}
 			}
@@ -176,8 +179,11 @@ var Loop = &flow.StepType{
 // loopProgress records how many iterations were decided and completed.
 // On resume those iterations are replayed (their steps restored, not run)
 // without evaluating while or until again, whose values could differ now.
+// Entered says that iteration Iteration was decided too (while held) and
+// had begun: it carries on without deciding again.
 type loopProgress struct {
-	Iteration int `json:"iteration"`
+	Iteration int  `json:"iteration"`
+	Entered   bool `json:"entered,omitempty"`
 }
 
 func runLoop(ctx context.Context, x *flow.Exec) (cty.Value, error) {
@@ -199,7 +205,8 @@ func runLoop(ctx context.Context, x *flow.Exec) (cty.Value, error) {
 			}
 			continue
 		}
-		if a := n.Attr("while"); a != nil {
+		entered := p.Entered && i == p.Iteration
+		if a := n.Attr("while"); a != nil && !entered {
 			ok, err := condition(x, iter, a)
 			if err != nil {
 				return cty.NilVal, err
@@ -210,6 +217,13 @@ func runLoop(ctx context.Context, x *flow.Exec) (cty.Value, error) {
 		}
 		if i >= limit {
 			return cty.NilVal, flow.Errorf(flow.KindFailed, "loop exceeded max_iterations (%d) at %s", limit, flow.Pos(n.Range))
+		}
+		if n.Attr("while") != nil && !entered {
+			// The decision is kept before the iteration's steps run: a
+			// resume must finish this iteration, not decide it again.
+			if err := x.SaveProgress(loopProgress{Iteration: i, Entered: true}); err != nil {
+				return cty.NilVal, err
+			}
 		}
 		if err := x.RunSeq(ctx, n.Body, iter, x.Scope, x.Path+"#"+strconv.Itoa(i)); err != nil {
 			return cty.NilVal, err

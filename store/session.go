@@ -151,7 +151,7 @@ func (s *Session) Restored() int {
 	defer s.mu.Unlock()
 	n := 0
 	for _, st := range s.restored {
-		if st.Status == flow.Completed || st.Status == flow.Skipped {
+		if (st.Status == flow.Completed || st.Status == flow.Skipped) && st.Type != flow.VarsType {
 			n++
 		}
 	}
