@@ -21,6 +21,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/flowbatch/flow/flow"
+	"github.com/flowbatch/flow/store"
 )
 
 // Exit codes.
@@ -44,6 +45,8 @@ type cli struct {
 	stdout, stderr io.Writer
 	logFormat      string
 	logLevel       string
+	storeFlag      string
+	leaseFlag      string
 	// signals delivers SIGINT/SIGTERM; tests replace it.
 	signals func() (<-chan os.Signal, func())
 }
@@ -84,13 +87,28 @@ func (c *cli) root() *cobra.Command {
 		Long: `flow runs task flows written in HCL (*.flow.hcl): steps in sequence, in parallel,
 in loops and forks, with retry, timeout, catch and finally on any step.
 
-Exit codes: 0 completed, 1 failed, 2 usage or validation error, 3 stopped.`,
+Every execution is durable: it is recorded in a store (--store; by default
+.flow/flow.db in the working directory, or $FLOW_STORE), so that a failed,
+stopped or killed execution can be resumed where it stopped, without
+running its completed steps again. history, show, resume, stop, abandon
+and prune work on that record.
+
+Exit codes: 0 completed, 1 failed, 2 usage or validation error (or the
+store refused to start the execution), 3 stopped.`,
+		Example: `  flow exec examples/hello/hello.flow.hcl -p name=world
+  flow history
+  flow resume 3
+  flow --store 'postgres://flow@db.internal/flow?sslmode=disable' history`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().StringVar(&c.logFormat, "log-format", "text", "log format on stderr: text or json")
 	root.PersistentFlags().StringVar(&c.logLevel, "log-level", "info", "least level logged: debug, info, warn or error")
-	root.AddCommand(c.execCmd(), c.validateCmd(), c.fmtCmd(), c.graphCmd(), c.versionCmd())
+	root.PersistentFlags().StringVar(&c.storeFlag, "store", "", "where executions are kept: a bbolt file, or a postgres:// URL (default $FLOW_STORE, else "+defaultStore+")")
+	root.PersistentFlags().StringVar(&c.leaseFlag, "lease", "", "how long an execution stays owned without a heartbeat (default $FLOW_LEASE, else 30s)")
+	_ = root.PersistentFlags().MarkHidden("lease")
+	root.AddCommand(c.execCmd(), c.resumeCmd(), c.stopCmd(), c.abandonCmd(), c.historyCmd(), c.showCmd(), c.pruneCmd(),
+		c.validateCmd(), c.fmtCmd(), c.graphCmd(), c.versionCmd())
 	return root
 }
 
@@ -157,6 +175,7 @@ func pickFlow(set *flow.Set, name string) (*flow.Flow, error) {
 func (c *cli) execCmd() *cobra.Command {
 	var params []string
 	var paramsFile, output, flowName string
+	var rerun, noStore bool
 	cmd := &cobra.Command{
 		Use:   "exec FILE|DIR",
 		Short: "Run a flow",
@@ -166,10 +185,24 @@ Params come from --params-file (a JSON object) and then -p name=value, which
 wins. A string param takes the text as it is; other types parse it as an HCL
 expression: -p count=3 -p tags='["a","b"]'.
 
-SIGINT or SIGTERM stops the run at the next step boundary (exit code 3); a
-second signal aborts the running steps.`,
+The execution is recorded in the store (--store). The flow and its
+identifying params (every param unless declared identifying = false) make
+a job instance:
+  - when the instance's last execution ended FAILED or STOPPED (or its
+    process died), exec resumes it: the steps that completed are not run
+    again, and says so on stderr;
+  - when it COMPLETED, exec refuses (exit code 2): --rerun runs the flow
+    again as a new instance;
+  - when a live process still runs it, exec refuses (exit code 2).
+--no-store runs without recording anything: no resume, no history.
+
+SIGINT or SIGTERM (or flow stop) stops the run at the next step boundary
+(exit code 3); a second signal aborts the running steps. A stopped run
+can be resumed with flow resume or by running exec again.`,
 		Example: `  flow exec examples/hello/hello.flow.hcl -p name=world
-  flow exec settle.flow.hcl --params-file params.json --output json`,
+  flow exec settle.flow.hcl --params-file params.json --output json
+  flow exec settle.flow.hcl -p day=2026-11-20 --rerun
+  flow exec scratch.flow.hcl --no-store`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if output != "text" && output != "json" {
@@ -191,9 +224,27 @@ second signal aborts the running steps.`,
 			if err != nil {
 				return err
 			}
-			return c.exec(f, values, output, logger)
+			if noStore {
+				if rerun {
+					return &exitError{exitUsage, "--rerun and --no-store do not go together"}
+				}
+				return c.exec(f, values, output, logger)
+			}
+			lease, err := c.lease()
+			if err != nil {
+				return err
+			}
+			return c.runDurable(output, logger, false, func(ctx context.Context, st *openedStore) (*store.Session, *flow.Flow, map[string]cty.Value, error) {
+				sess, err := store.Begin(ctx, st, f, values, store.Options{Rerun: rerun, Lease: lease})
+				if err != nil {
+					return nil, nil, nil, startError(err, f.Name, "add --rerun to run it again as a new instance")
+				}
+				return sess, f, values, nil
+			})
 		},
 	}
+	cmd.Flags().BoolVar(&rerun, "rerun", false, "run again even when these params already completed: a new job instance")
+	cmd.Flags().BoolVar(&noStore, "no-store", false, "run without recording the execution: no resume, no history")
 	cmd.Flags().StringArrayVarP(&params, "param", "p", nil, "a param value, name=value (repeatable)")
 	cmd.Flags().StringVar(&paramsFile, "params-file", "", "a JSON object of param values")
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "text, or json: one object on stdout at the end")
@@ -234,6 +285,7 @@ func (c *cli) params(f *flow.Flow, kv []string, file string) (map[string]cty.Val
 	return values, nil
 }
 
+// exec runs f without a store (--no-store).
 func (c *cli) exec(f *flow.Flow, params map[string]cty.Value, output string, logger *slog.Logger) error {
 	ctx, abort := context.WithCancel(context.Background())
 	defer abort()
@@ -246,30 +298,10 @@ func (c *cli) exec(f *flow.Flow, params map[string]cty.Value, output string, log
 	if err != nil {
 		return &exitError{exitUsage, flow.MessageOf(err)}
 	}
-	count := 0
-wait:
-	for {
-		select {
-		case <-r.Done():
-			break wait
-		case s := <-sigs:
-			count++
-			if count == 1 {
-				logger.Warn("stopping at the next step boundary (signal again to abort)", "signal", s.String())
-				r.Stop()
-			} else {
-				logger.Warn("aborting running steps", "signal", s.String())
-				abort()
-			}
-		}
-	}
+	c.watch(r, sigs, abort, logger, nil)
 	res := r.Wait()
-	if output == "json" {
-		if err := writeJSONResult(c.stdout, f, res); err != nil {
-			return &exitError{exitFailed, err.Error()}
-		}
-	} else {
-		writeTextResult(c.stdout, f, res)
+	if err := c.printResult(output, f, res); err != nil {
+		return err
 	}
 	code := res.Status.ExitCode()
 	if code != exitOK {
@@ -364,6 +396,8 @@ func logObserver(l *slog.Logger) flow.Observer {
 			l.Info("step completed", "step", e.Path, "type", e.StepType, "duration", e.Duration.Round(1e5).String())
 		case flow.StepSkipped:
 			l.Info("step skipped", "step", e.Path)
+		case flow.StepRestored:
+			l.Info("step restored from an earlier execution", "step", e.Path, "status", string(e.Status))
 		case flow.StepFailed:
 			l.Error("step failed", "step", e.Path, "attempt", e.Attempt, "error", flow.MessageOf(e.Err))
 		case flow.StepRetrying:

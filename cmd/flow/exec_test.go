@@ -157,10 +157,12 @@ func TestExecJSON(t *testing.T) {
 		"tags":       `{"list":[1,2],"who":"world"}`,
 	})
 	wantContains(t, "stderr", r.stderr, `msg="run started"`)
-	// -o is the short form.
-	r = flowIn(t, dir, "exec", "-o", "json", "main.flow.hcl")
+	// -o is the short form; --rerun runs the completed instance again.
+	r = flowIn(t, dir, "exec", "-o", "json", "main.flow.hcl", "--rerun")
 	wantCode(t, r, 0)
-	decodeOne(t, r.stdout)
+	if again := decodeOne(t, r.stdout); again.ExecutionID == res.ExecutionID {
+		t.Errorf("the rerun has the same execution id %s", again.ExecutionID)
+	}
 }
 
 const failingFlow = `flow "broken" {

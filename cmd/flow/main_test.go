@@ -78,9 +78,27 @@ func (r result) String() string {
 // directory when empty).
 func command(t *testing.T, dir string, args ...string) (*exec.Cmd, *lockedBuffer, *lockedBuffer) {
 	t.Helper()
+	return commandEnv(t, dir, nil, args...)
+}
+
+// commandEnv is command with env (NAME=value) added to the environment.
+// FLOW_STORE and FLOW_LEASE are not inherited: without them a run keeps
+// its executions in dir/.flow/flow.db, or, in the package directory, in a
+// store of the test's own.
+func commandEnv(t *testing.T, dir string, env []string, args ...string) (*exec.Cmd, *lockedBuffer, *lockedBuffer) {
+	t.Helper()
 	cmd := exec.Command(flowBin, args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "NO_COLOR=1")
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "FLOW_STORE=") && !strings.HasPrefix(kv, "FLOW_LEASE=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, "NO_COLOR=1")
+	if dir == "" {
+		cmd.Env = append(cmd.Env, "FLOW_STORE="+filepath.Join(t.TempDir(), "flow.db"))
+	}
+	cmd.Env = append(cmd.Env, env...)
 	if raceEnabled && os.Getenv("GORACE") == "" {
 		// A race-enabled binary otherwise sleeps for a second at exit.
 		cmd.Env = append(cmd.Env, "GORACE=atexit_sleep_ms=10")
@@ -125,6 +143,17 @@ func waitWithin(t *testing.T, limit time.Duration, cmd *exec.Cmd, stdout, stderr
 func flowIn(t *testing.T, dir string, args ...string) result {
 	t.Helper()
 	cmd, stdout, stderr := command(t, dir, args...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return wait(t, cmd, stdout, stderr)
+}
+
+// flowEnv runs the binary with args in dir, with env added to its
+// environment.
+func flowEnv(t *testing.T, dir string, env []string, args ...string) result {
+	t.Helper()
+	cmd, stdout, stderr := commandEnv(t, dir, env, args...)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

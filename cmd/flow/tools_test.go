@@ -189,6 +189,12 @@ func TestHelp(t *testing.T) {
 		{[]string{"fmt", "-h"}, "flow fmt [--check] FILE"},
 		{[]string{"graph", "--help"}, "flow graph FILE"},
 		{[]string{"version", "--help"}, "flow version"},
+		{[]string{"resume", "--help"}, "flow resume EXEC_ID"},
+		{[]string{"stop", "--help"}, "flow stop EXEC_ID"},
+		{[]string{"abandon", "--help"}, "flow abandon EXEC_ID"},
+		{[]string{"history", "--help"}, "flow history [FLOW]"},
+		{[]string{"show", "--help"}, "flow show EXEC_ID"},
+		{[]string{"prune", "--help"}, "flow prune --older-than AGE"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			r := run(t, tc.args...)
@@ -197,7 +203,14 @@ func TestHelp(t *testing.T) {
 		})
 	}
 	// Each command's help names its own flags.
-	wantContains(t, "exec help", run(t, "exec", "--help").stdout, "--param", "--params-file", "--output", "--log-format")
+	wantContains(t, "exec help", run(t, "exec", "--help").stdout, "--param", "--params-file", "--output", "--log-format",
+		"--rerun", "--no-store", "--store", "Examples:")
+	wantNotContains(t, "exec help", run(t, "exec", "--help").stdout, "--lease")
+	wantContains(t, "root help", run(t, "--help").stdout, "resume", "stop", "abandon", "history", "show", "prune", "--store")
+	for _, c := range [][]string{{"resume", "--param"}, {"stop", "--output"}, {"abandon", "--output"},
+		{"history", "--status", "--limit"}, {"show", "--output"}, {"prune", "--older-than"}} {
+		wantContains(t, c[0]+" help", run(t, c[0], "--help").stdout, append(c[1:], "Examples:", "--store")...)
+	}
 	wantContains(t, "fmt help", run(t, "fmt", "--help").stdout, "--check")
 	wantContains(t, "graph help", run(t, "graph", "--help").stdout, "--format")
 }
@@ -273,7 +286,8 @@ func TestLogFormatJSON(t *testing.T) {
 	}
 
 	// The flag also works after the command, and --log-level filters.
-	r = flowIn(t, dir, "exec", "main.flow.hcl", "--log-format=json", "--log-level", "warn")
+	// (--rerun: a resume would restore the log step instead of running it.)
+	r = flowIn(t, dir, "exec", "main.flow.hcl", "--log-format=json", "--log-level", "warn", "--rerun")
 	wantCode(t, r, 1)
 	wantNotContains(t, "stderr", r.stderr, `"level":"INFO"`)
 	wantContains(t, "stderr", r.stderr, `"level":"WARN"`, `"level":"ERROR"`)
