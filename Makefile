@@ -20,10 +20,11 @@ lint:
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 
-# Runs every example through bin/flow, stopping at the first failure.
+# Runs every example through bin/flow, stopping at the first failure. The
+# runs are recorded in bin/demo.db; --rerun lets make demo run again.
 demo: build
 	@set -e; \
-	run() { echo; echo "== flow exec $$*"; ./$(BIN) exec "$$@"; }; \
+	run() { echo; echo "== flow exec $$*"; ./$(BIN) exec --store bin/demo.db --rerun "$$@"; }; \
 	run examples/hello/hello.flow.hcl -p name=Flowbatch; \
 	run examples/retry/retry.flow.hcl -p failures=2; \
 	run examples/fanout/fanout.flow.hcl -p max_lines=20; \
@@ -36,3 +37,22 @@ bench:
 
 clean:
 	rm -rf bin
+
+# Chaos: kill -9 the flow binary at random points of a flow of loops, forks
+# and parallel branches, resume until it completes, and check every step's
+# effect (internal/chaos). make test sends 20 kills; make chaos many more.
+# CHAOS_SEED reproduces the delays of a failed run (the test prints it).
+CHAOS_RUNS ?= 200
+CHAOS_SEED ?= 0
+
+.PHONY: chaos chaos-soak
+
+chaos:
+	$(GO) test ./internal/chaos -run 'TestChaos$$' -count=1 -v -timeout 30m \
+		-chaos.runs=$(CHAOS_RUNS) -chaos.seed=$(CHAOS_SEED)
+
+# A longer soak: steps of 2ms (kills land in the store's commits more
+# often) and of 50ms (in the steps' effects).
+chaos-soak:
+	$(GO) test ./internal/chaos -run 'TestChaos$$' -count=1 -v -timeout 3h -chaos.runs=1000 -chaos.delay=2ms
+	$(GO) test ./internal/chaos -run 'TestChaos$$' -count=1 -v -timeout 3h -chaos.runs=1000 -chaos.delay=50ms
