@@ -1,0 +1,111 @@
+package batch
+
+import "sort"
+
+// Checkpoint is how far a run got: enough to resume it without losing or
+// repeating an item. Chunks commit out of order when workers run
+// concurrently, so it is a watermark — the load batch holding the first
+// item not yet committed, with the reader position at its start — plus the
+// items committed beyond it.
+type Checkpoint struct {
+	// Position is the reader position at the start of the watermark batch
+	// (nil: the start of the input).
+	Position []byte `json:"position,omitempty"`
+	// Seq is the number of the first item of that batch.
+	Seq int64 `json:"seq"`
+	// Batch is the index of that batch.
+	Batch int64 `json:"batch"`
+	// Done lists the items at or after Seq that are committed, as ranges.
+	Done     []Range  `json:"done,omitempty"`
+	Counters Counters `json:"counters"`
+	// Writers holds each writer's own state (its committed byte offset) by
+	// writer name.
+	Writers map[string][]byte `json:"writers,omitempty"`
+}
+
+// Range is the items [From, To).
+type Range struct {
+	From int64 `json:"from"`
+	To   int64 `json:"to"`
+}
+
+// contains reports whether seq is in one of the ranges.
+func contains(rs []Range, seq int64) bool {
+	i := sort.Search(len(rs), func(i int) bool { return rs[i].To > seq })
+	return i < len(rs) && rs[i].From <= seq
+}
+
+// loadBatch is one Load call's worth of items.
+type loadBatch struct {
+	index     int64
+	from, to  int64 // items [from, to)
+	position  []byte
+	readSkips int64
+}
+
+// tracker computes checkpoints from the batches loaded and the items
+// committed. It is guarded by the runner's mutex.
+type tracker struct {
+	batches []loadBatch // not yet wholly committed, in load order
+	done    []Range     // committed items, merged and sorted
+}
+
+func (t *tracker) addBatch(b loadBatch) { t.batches = append(t.batches, b) }
+
+// markDone records items as committed.
+func (t *tracker) markDone(seqs []int64) {
+	for _, s := range seqs {
+		t.done = insertRange(t.done, Range{s, s + 1})
+	}
+}
+
+func insertRange(rs []Range, r Range) []Range {
+	i := sort.Search(len(rs), func(i int) bool { return rs[i].To >= r.From })
+	j := i
+	for j < len(rs) && rs[j].From <= r.To {
+		if rs[j].From < r.From {
+			r.From = rs[j].From
+		}
+		if rs[j].To > r.To {
+			r.To = rs[j].To
+		}
+		j++
+	}
+	out := append(rs[:i:i], r)
+	return append(out, rs[j:]...)
+}
+
+// advance drops the batches wholly committed from the front and returns
+// the read skips they carried (counted once their batch is behind the
+// watermark, so that a resume re-reading a batch does not count them twice).
+func (t *tracker) advance() (readSkips int64) {
+	for len(t.batches) > 0 {
+		b := t.batches[0]
+		if b.to > b.from && !(len(t.done) > 0 && t.done[0].From <= b.from && t.done[0].To >= b.to) {
+			break
+		}
+		readSkips += b.readSkips
+		t.batches = t.batches[1:]
+	}
+	return readSkips
+}
+
+// checkpoint returns the checkpoint as of now. next is the batch that
+// would be loaded next when every loaded batch is committed.
+func (t *tracker) checkpoint(next loadBatch) Checkpoint {
+	w := next
+	if len(t.batches) > 0 {
+		w = t.batches[0]
+	}
+	cp := Checkpoint{Position: w.position, Seq: w.from, Batch: w.index}
+	for _, r := range t.done {
+		if r.To <= w.from {
+			continue
+		}
+		if r.From < w.from {
+			r.From = w.from
+		}
+		cp.Done = append(cp.Done, r)
+	}
+	return cp
+}
