@@ -10,7 +10,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 all: lint test
 
 build:
-	$(GO) build -ldflags "-X main.buildVersion=$(VERSION)" -o $(BIN) ./cmd/flow
+	$(GO) build -ldflags "-X github.com/flowbatch/flow/cli.buildVersion=$(VERSION)" -o $(BIN) ./cmd/flow
 
 test:
 	$(GO) test -race -count=1 $(PKGS)

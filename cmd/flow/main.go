@@ -21,10 +21,9 @@ package main
 import (
 	"os"
 
-	_ "github.com/flowbatch/flow/decorators"
-	_ "github.com/flowbatch/flow/steps"
+	"github.com/flowbatch/flow/cli"
 )
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	os.Exit(cli.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }

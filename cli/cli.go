@@ -1,6 +1,13 @@
-package main
+// Package cli is the flow command line as a library: cmd/flow is a
+// two-line main around Main, and so can be any Go program that adds its
+// own step types or batch components to the standard ones. Importing cli
+// registers the standard steps and decorators.
+package cli
 
 import (
+	_ "github.com/flowbatch/flow/decorators" // the standard decorators
+	_ "github.com/flowbatch/flow/steps"      // the standard step types
+
 	"context"
 	"encoding/json"
 	"errors"
@@ -51,7 +58,16 @@ type cli struct {
 	signals func() (<-chan os.Signal, func())
 }
 
-func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+// Main runs the flow command line with args (without the program name) and
+// returns the exit code. A Go program that registers its own step types,
+// decorators or batch components (into flow.DefaultRegistry and the batch
+// registry) calls it from its main to get the whole CLI with them:
+//
+//	func main() {
+//		batch.RegisterProcessor("enrich", newEnricher)
+//		os.Exit(cli.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+//	}
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr, signals: osSignals}
 	root := c.root()
 	root.SetArgs(args)
@@ -453,7 +469,7 @@ func (c *cli) versionCmd() *cobra.Command {
 	}
 }
 
-// version is set with -ldflags "-X main.buildVersion=..."; otherwise the
+// version is set with -ldflags "-X github.com/flowbatch/flow/cli.buildVersion=..."; otherwise the
 // module version from the build info.
 var buildVersion = ""
 
