@@ -165,6 +165,21 @@ func (c *checker) node(n *Node) {
 	for _, o := range n.Outputs {
 		c.expr(o.Value, refCtx{node: n, own: true, children: true})
 	}
+	var blocks func(bs []*Block)
+	blocks = func(bs []*Block) {
+		for _, b := range bs {
+			for _, a := range sortedAttrs(b.Attrs) {
+				spec := findAttr(b.Specs, a.Name)
+				rc := refCtx{node: n, own: true}
+				if spec != nil {
+					rc.locals = spec.Locals
+				}
+				c.attr(a, spec, rc)
+			}
+			blocks(b.Blocks)
+		}
+	}
+	blocks(n.Blocks)
 	if n.Type.Check != nil {
 		c.diags = append(c.diags, n.Type.Check(n)...)
 	}
@@ -178,6 +193,9 @@ func (c *checker) build(n *Node) {
 	c.diags = append(c.diags, diags...)
 	n.Step = s
 	for _, d := range n.Decorators {
+		if d.Claimed {
+			continue
+		}
 		impl, diags := d.Type.New(d)
 		c.diags = append(c.diags, diags...)
 		d.impl = impl

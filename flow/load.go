@@ -384,6 +384,7 @@ func (d *decoder) stepSchema(t *StepType) *hcl.BodySchema {
 	for _, b := range t.Branches {
 		s.Blocks = append(s.Blocks, hcl.BlockHeaderSchema{Type: b.Name})
 	}
+	s.Blocks = append(s.Blocks, blockHeaders(t.Blocks)...)
 	if t.Body != NoBody {
 		s.Blocks = append(s.Blocks, d.stepBlocks()...)
 	}
@@ -444,6 +445,7 @@ func (d *decoder) fill(n *Node, body hcl.Body, extra *hcl.BodySchema) *hcl.BodyC
 		n.Body = &Seq{Owner: n, Concurrent: t.Body == Concurrent}
 	}
 	branchCount := map[string]int{}
+	blockCount := map[string]int{}
 	outputs := map[string]*OutputDecl{}
 	for _, b := range content.Blocks {
 		switch {
@@ -491,8 +493,19 @@ func (d *decoder) fill(n *Node, body hcl.Body, extra *hcl.BodySchema) *hcl.BodyC
 				br.Body.Nodes = append(br.Body.Nodes, d.node(cb, br.Body))
 			}
 			n.Branches = append(n.Branches, br)
+		case findBlockType(t.Blocks, b.Type) != nil:
+			blockCount[b.Type]++
+			n.Blocks = append(n.Blocks, d.block(findBlockType(t.Blocks, b.Type), b))
 		case d.l.reg.Step(b.Type) != nil && n.Body != nil:
 			n.Body.Nodes = append(n.Body.Nodes, d.node(b, n.Body))
+		}
+	}
+	d.countBlocks(t.Blocks, blockCount, n.Range, "a "+t.Name+" step")
+	for _, dc := range n.Decorators {
+		for _, c := range t.Claims {
+			if dc.Type.Name == c {
+				dc.Claimed = true
+			}
 		}
 	}
 	for _, bt := range t.Branches {
@@ -510,6 +523,105 @@ func (d *decoder) fill(n *Node, body hcl.Body, extra *hcl.BodySchema) *hcl.BodyC
 	}
 	sort.SliceStable(n.Decorators, func(i, j int) bool { return n.Decorators[i].Type.Order < n.Decorators[j].Type.Order })
 	return content
+}
+
+// blockHeaders returns the schema of configuration blocks. Blocks whose
+// trailing labels may be left out take none in the schema, and their labels
+// are read from the block itself.
+func blockHeaders(bts []BlockType) []hcl.BlockHeaderSchema {
+	var out []hcl.BlockHeaderSchema
+	for _, bt := range bts {
+		out = append(out, hcl.BlockHeaderSchema{Type: bt.Name, LabelNames: bt.Labels})
+	}
+	return out
+}
+
+func findBlockType(bts []BlockType, name string) *BlockType {
+	for i := range bts {
+		if bts[i].Name == name {
+			return &bts[i]
+		}
+	}
+	return nil
+}
+
+// padLabels gives blocks whose trailing labels may be left out the missing
+// ones before decoding (the schema needs a fixed label count): a left-out
+// label repeats the one before it, so writer "csv" is writer "csv" "csv".
+func padLabels(body hcl.Body, bts []BlockType) {
+	sb, ok := body.(*hclsyntax.Body)
+	if !ok {
+		return
+	}
+	for _, b := range sb.Blocks {
+		bt := findBlockType(bts, b.Type)
+		if bt == nil || bt.MinLabels == 0 || len(b.Labels) < bt.MinLabels || len(b.Labels) == 0 {
+			continue
+		}
+		for len(b.Labels) < len(bt.Labels) {
+			b.Labels = append(b.Labels, b.Labels[len(b.Labels)-1])
+			b.LabelRanges = append(b.LabelRanges, b.LabelRanges[len(b.LabelRanges)-1])
+		}
+	}
+}
+
+// block decodes a configuration block with the schema its labels select.
+func (d *decoder) block(bt *BlockType, b *hcl.Block) *Block {
+	blk := &Block{Type: b.Type, Labels: b.Labels, Range: b.DefRange, LabelRanges: b.LabelRanges}
+	if bt.Attrs != nil {
+		specs, err := bt.Attrs(b.Labels)
+		if err != nil {
+			subject := b.DefRange
+			if len(b.LabelRanges) > 0 {
+				subject = b.LabelRanges[0]
+			}
+			d.add(&hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid " + bt.Name + " block",
+				Detail: err.Error(), Subject: subject.Ptr()})
+			return blk
+		}
+		blk.Specs = specs
+	}
+	var nested []BlockType
+	if bt.Blocks != nil {
+		nested = bt.Blocks(b.Labels)
+	}
+	padLabels(b.Body, nested)
+	content, diags := b.Body.Content(&hcl.BodySchema{Attributes: attrSchema(blk.Specs), Blocks: blockHeaders(nested)})
+	d.add(diags...)
+	blk.Attrs = content.Attributes
+	counts := map[string]int{}
+	for _, cb := range content.Blocks {
+		if nbt := findBlockType(nested, cb.Type); nbt != nil {
+			counts[cb.Type]++
+			blk.Blocks = append(blk.Blocks, d.block(nbt, cb))
+		}
+	}
+	d.countBlocks(nested, counts, b.DefRange, "a "+bt.Name+" block")
+	return blk
+}
+
+// countBlocks reports configuration blocks that are too few or too many.
+func (d *decoder) countBlocks(bts []BlockType, counts map[string]int, where hcl.Range, in string) {
+	for _, bt := range bts {
+		c := counts[bt.Name]
+		if c < bt.Min {
+			d.add(&hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Missing " + bt.Name + " block",
+				Detail:  fmt.Sprintf("%s needs at least %d %s block(s).", upperFirst(in), bt.Min, bt.Name),
+				Subject: where.Ptr()})
+		}
+		if bt.Max > 0 && c > bt.Max {
+			d.add(&hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Too many " + bt.Name + " blocks",
+				Detail:  fmt.Sprintf("%s takes at most %d %s block(s).", upperFirst(in), bt.Max, bt.Name),
+				Subject: where.Ptr()})
+		}
+	}
+}
+
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 func branchType(t *StepType, name string) *BranchType {

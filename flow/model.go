@@ -112,7 +112,9 @@ type Node struct {
 	// Body holds the child steps of a composite step; nil for a leaf.
 	Body *Seq
 	// Branches hold nested blocks with their own children (choose's when).
-	Branches   []*Branch
+	Branches []*Branch
+	// Blocks are the step's nested configuration blocks.
+	Blocks     []*Block
 	Decorators []*DecoratorConfig
 	// In is the sequence that holds the node; nil for a flow's root.
 	In   *Seq
@@ -155,6 +157,59 @@ func (n *Node) BranchesOf(typ string) []*Branch {
 		}
 	}
 	return out
+}
+
+// BlocksOf returns the configuration blocks of that type, in source order.
+func (n *Node) BlocksOf(typ string) []*Block {
+	var out []*Block
+	for _, b := range n.Blocks {
+		if b.Type == typ {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// Decorator returns the decorator of that name written on the step, or nil.
+func (n *Node) Decorator(name string) *DecoratorConfig {
+	for _, d := range n.Decorators {
+		if d.Type.Name == name {
+			return d
+		}
+	}
+	return nil
+}
+
+// Block is a nested configuration block of a step.
+type Block struct {
+	Type   string
+	Labels []string
+	Attrs  map[string]*hcl.Attribute
+	// Specs are the attributes the block takes.
+	Specs  []Attr
+	Blocks []*Block
+	Range  hcl.Range
+	// LabelRanges are the positions of the labels, for messages.
+	LabelRanges []hcl.Range
+}
+
+// BlocksOf returns the nested blocks of that type.
+func (b *Block) BlocksOf(typ string) []*Block {
+	var out []*Block
+	for _, c := range b.Blocks {
+		if c.Type == typ {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Label returns label i, or "" when it was left out.
+func (b *Block) Label(i int) string {
+	if i < len(b.Labels) {
+		return b.Labels[i]
+	}
+	return ""
 }
 
 // Seq is an ordered list of child steps: a composite's body, a branch's
@@ -211,4 +266,6 @@ type DecoratorConfig struct {
 	Range hcl.Range
 	Node  *Node
 	impl  Decorator
+	// Claimed is true when the step reads the decorator itself.
+	Claimed bool
 }

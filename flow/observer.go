@@ -20,6 +20,7 @@ const (
 	StepRecovered EventKind = "step_recovered" // a catch block handled the failure
 	StepRestored  EventKind = "step_restored"  // completed in an earlier execution: not run again
 	StepLog       EventKind = "step_log"       // a message a step wants shown (log steps)
+	StepProgress  EventKind = "step_progress"  // a long step's progress (batch counters)
 )
 
 // Event is one thing that happened during a run.
@@ -37,6 +38,12 @@ type Event struct {
 	Status   Status        // for run_finished
 	Level    slog.Level    // for step_log
 	Message  string        // for step_log
+	// Counters are a batch step's counters (read_count, ...), for
+	// step_progress; Total is the input size in bytes when known (0 if not)
+	// and Done how much of it is read, for an ETA.
+	Counters map[string]int64
+	Total    int64
+	Done     int64
 }
 
 // Observer receives a run's events. Observe is called from the goroutine of

@@ -43,6 +43,14 @@ type StepType struct {
 	Attrs    []Attr
 	Body     BodyKind
 	Branches []BranchType
+	// Blocks are nested configuration blocks that hold no steps, such as
+	// batch's reader "csv" { ... }.
+	Blocks []BlockType
+	// Claims lists decorators the step reads itself rather than being
+	// wrapped by them (a batch step's retry block retries chunks, not the
+	// step): their blocks are decoded and checked as usual, and found with
+	// Node.Decorator.
+	Claims []string
 	// Outputs documents the outputs the step produces itself.
 	Outputs []OutputDoc
 	// Pure steps have no effect outside the run (set, log, control steps):
@@ -74,6 +82,25 @@ type BranchType struct {
 	Min   int // fewest blocks allowed
 	Max   int // most blocks allowed; 0 means no limit
 	Doc   string
+}
+
+// BlockType describes a nested configuration block of a step.
+type BlockType struct {
+	Name   string
+	Labels []string // the label names, such as ["type"] or ["type", "name"]
+	Min    int      // fewest blocks allowed
+	Max    int      // most blocks allowed; 0 means no limit
+	// MinLabels lets trailing labels be left out (writer "csv" with no
+	// name): a left-out label repeats the one before it. 0 means all labels
+	// are required.
+	MinLabels int
+	Doc       string
+	// Attrs returns the attributes the block takes, which may depend on its
+	// labels: a reader "csv" takes other attributes than a reader "jsonl".
+	// An error is reported at the first label.
+	Attrs func(labels []string) ([]Attr, error)
+	// Blocks returns the blocks nested in this one, by its labels.
+	Blocks func(labels []string) []BlockType
 }
 
 // OutputDoc documents one output of a step type.

@@ -311,6 +311,12 @@ func evalAttr(x *Exec, s *Scope, a *hcl.Attribute, spec *Attr) (cty.Value, error
 	return x.Eval(s, a.Expr, ty)
 }
 
+// BlockAttr evaluates an attribute of a configuration block in the step's
+// scope, converted to the type its spec declares (the default when absent).
+func (x *Exec) BlockAttr(b *Block, name string) (cty.Value, error) {
+	return evalAttr(x, x.Scope, b.Attrs[name], findAttr(b.Specs, name))
+}
+
 // String, Int, Bool and Duration evaluate a step attribute to a Go value.
 func (x *Exec) String(name string) (string, error) {
 	v, err := x.Attr(name)
@@ -636,7 +642,9 @@ func (r *Run) runNode(ctx context.Context, fr *frame, n *Node, parent, record *S
 	}
 	runner := base
 	for i := len(n.Decorators) - 1; i >= 0; i-- {
-		runner = n.Decorators[i].impl.Wrap(runner)
+		if d := n.Decorators[i]; !d.Claimed {
+			runner = d.impl.Wrap(runner)
+		}
 	}
 	x.Emit(Event{Kind: StepStarted})
 	out, err := runner(ctx, x)

@@ -1,0 +1,222 @@
+package batch
+
+import (
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/flowbatch/flow/flow"
+	"github.com/flowbatch/flow/steps/batch/record"
+)
+
+// Config is what a reader, processor or writer block says, evaluated when
+// the batch step starts.
+type Config struct {
+	// Type is the block's first label ("csv"); Name its second, or the
+	// type when left out (writer "jsonl" "big" → "big").
+	Type, Name string
+	// Attrs are the block's attributes, converted to their declared
+	// types; absent ones hold their default (or null).
+	Attrs map[string]cty.Value
+	// Blocks are the nested blocks (such as record_format), evaluated.
+	Blocks []*ConfigBlock
+	// Dir is the flow file's directory: relative paths resolve against it.
+	Dir string
+	// Step is the batch step's path, for messages.
+	Step   string
+	Logger *slog.Logger
+}
+
+// ConfigBlock is a nested block of a component's configuration.
+type ConfigBlock struct {
+	Type   string
+	Labels []string
+	Attrs  map[string]cty.Value
+	Blocks []*ConfigBlock
+	Where  string // file:line:col of the block
+}
+
+// String returns a string attribute ("" when null).
+func (c *Config) String(name string) string { return attrString(c.Attrs, name) }
+
+// Int returns a whole-number attribute (0 when null).
+func (c *Config) Int(name string) int64 { return attrInt(c.Attrs, name) }
+
+// Bool returns a bool attribute (false when null).
+func (c *Config) Bool(name string) bool { return attrBool(c.Attrs, name) }
+
+func attrString(m map[string]cty.Value, name string) string {
+	v, ok := m[name]
+	if !ok || v.IsNull() || v.Type() != cty.String {
+		return ""
+	}
+	return v.AsString()
+}
+
+func attrInt(m map[string]cty.Value, name string) int64 {
+	v, ok := m[name]
+	if !ok || v.IsNull() || v.Type() != cty.Number {
+		return 0
+	}
+	i, _ := v.AsBigFloat().Int64()
+	return i
+}
+
+func attrBool(m map[string]cty.Value, name string) bool {
+	v, ok := m[name]
+	return ok && !v.IsNull() && v.Type() == cty.Bool && v.True()
+}
+
+// Reader is what a reader block makes: a resumable loader of records.
+// It may also implement Setup (to register callbacks), io.Closer, and
+// Sizer (for progress with an ETA).
+type Reader interface {
+	Loader[*record.Record]
+	Seeker
+}
+
+// Sizer is implemented by readers that know how much input there is and
+// how much of it they have read (bytes), for the progress display.
+type Sizer interface {
+	Size() (done, total int64)
+}
+
+// Writer is what a writer block makes: a consumer of records that commits
+// exactly once. It buffers what Consume gets in c.Values and writes it in a
+// Task.OnCommit callback registered from Setup, recording its position
+// with Task.SetWriterState; on resume it gets that position back from
+// Task.ResumeState and cuts its output there. Sync makes what it wrote
+// durable (fsync) before a checkpoint that counts it is saved.
+type Writer interface {
+	Consumer[*record.Record]
+	Setup
+	Sync() error
+	Close() error
+}
+
+// RecordProcessor is what a processor block makes.
+type RecordProcessor = Processor[*record.Record, *record.Record]
+
+// ReaderType, ProcessorType and WriterType describe a component that
+// blocks of the batch step can name: reader "csv" { ... }.
+type ReaderType struct {
+	Name    string
+	Summary string
+	Attrs   []flow.Attr
+	Blocks  []flow.BlockType
+	New     func(c *Config) (Reader, error)
+}
+
+// ProcessorType describes a processor.
+type ProcessorType struct {
+	Name    string
+	Summary string
+	Attrs   []flow.Attr
+	New     func(c *Config) (RecordProcessor, error)
+}
+
+// WriterType describes a writer.
+type WriterType struct {
+	Name    string
+	Summary string
+	Attrs   []flow.Attr
+	Blocks  []flow.BlockType
+	New     func(c *Config) (Writer, error)
+}
+
+var registry = struct {
+	sync.RWMutex
+	readers    map[string]*ReaderType
+	processors map[string]*ProcessorType
+	writers    map[string]*WriterType
+}{readers: map[string]*ReaderType{}, processors: map[string]*ProcessorType{}, writers: map[string]*WriterType{}}
+
+// RegisterReader makes a reader type available to batch steps. It panics
+// on a duplicate name, as database/sql.Register does.
+func RegisterReader(t *ReaderType) {
+	registry.Lock()
+	defer registry.Unlock()
+	if registry.readers[t.Name] != nil {
+		panic(fmt.Sprintf("batch: reader %q registered twice", t.Name))
+	}
+	registry.readers[t.Name] = t
+}
+
+// RegisterProcessor makes a processor type available to batch steps.
+func RegisterProcessor(t *ProcessorType) {
+	registry.Lock()
+	defer registry.Unlock()
+	if registry.processors[t.Name] != nil {
+		panic(fmt.Sprintf("batch: processor %q registered twice", t.Name))
+	}
+	registry.processors[t.Name] = t
+}
+
+// RegisterWriter makes a writer type available to batch steps.
+func RegisterWriter(t *WriterType) {
+	registry.Lock()
+	defer registry.Unlock()
+	if registry.writers[t.Name] != nil {
+		panic(fmt.Sprintf("batch: writer %q registered twice", t.Name))
+	}
+	registry.writers[t.Name] = t
+}
+
+// RegisterFunc registers a Go function as a processor with no attributes:
+// the simplest way to plug Go code into a batch step.
+func RegisterFunc(name, summary string, fn func(c *Chunk, in *record.Record, emit func(*record.Record)) error) {
+	RegisterProcessor(&ProcessorType{Name: name, Summary: summary,
+		New: func(*Config) (RecordProcessor, error) { return ProcessorFunc[*record.Record, *record.Record](fn), nil }})
+}
+
+func lookupReader(name string) *ReaderType {
+	registry.RLock()
+	defer registry.RUnlock()
+	return registry.readers[name]
+}
+
+func lookupProcessor(name string) *ProcessorType {
+	registry.RLock()
+	defer registry.RUnlock()
+	return registry.processors[name]
+}
+
+func lookupWriter(name string) *WriterType {
+	registry.RLock()
+	defer registry.RUnlock()
+	return registry.writers[name]
+}
+
+// ReaderTypes, ProcessorTypes and WriterTypes list the registered
+// components by name, for documentation.
+func ReaderTypes() []*ReaderType {
+	registry.RLock()
+	defer registry.RUnlock()
+	return sorted(registry.readers, func(t *ReaderType) string { return t.Name })
+}
+
+// ProcessorTypes lists the registered processors.
+func ProcessorTypes() []*ProcessorType {
+	registry.RLock()
+	defer registry.RUnlock()
+	return sorted(registry.processors, func(t *ProcessorType) string { return t.Name })
+}
+
+// WriterTypes lists the registered writers.
+func WriterTypes() []*WriterType {
+	registry.RLock()
+	defer registry.RUnlock()
+	return sorted(registry.writers, func(t *WriterType) string { return t.Name })
+}
+
+func sorted[T any](m map[string]T, name func(T) string) []T {
+	out := make([]T, 0, len(m))
+	for _, v := range m {
+		out = append(out, v)
+	}
+	sort.Slice(out, func(i, j int) bool { return name(out[i]) < name(out[j]) })
+	return out
+}
