@@ -514,6 +514,16 @@ func (x *Exec) SaveProgress(v any) error {
 	return nil
 }
 
+// Checkpoint is SaveProgress made durable before it returns: what a step
+// whose progress stands for work done outside the run (a batch's committed
+// chunks) needs.
+func (x *Exec) Checkpoint(v any) error {
+	if err := x.SaveProgress(v); err != nil {
+		return err
+	}
+	return x.run.record(x, true)
+}
+
 // LoadProgress fills v with the progress saved for this step in this run,
 // or else by an earlier execution being resumed, reporting whether there was
 // any.
