@@ -2,6 +2,7 @@ package steps
 
 import (
 	"github.com/flowbatch/flow/flow"
+	"github.com/flowbatch/flow/steps/batch"
 )
 
 func init() { Register(flow.DefaultRegistry) }
@@ -11,6 +12,7 @@ func Types() []*flow.StepType {
 	return []*flow.StepType{
 		Sequential, Parallel, Loop, Choose, Fork,
 		Set, Log, Sleep, Fail, Exec, Call,
+		batch.Step,
 	}
 }
 
