@@ -220,3 +220,31 @@ func sorted[T any](m map[string]T, name func(T) string) []T {
 	sort.Slice(out, func(i, j int) bool { return name(out[i]) < name(out[j]) })
 	return out
 }
+
+// Expressions compiles the small per-record expressions the batch step
+// takes as text: writer filters and partition keys. The script package
+// registers JavaScript; without it, using them is an error.
+type Expressions interface {
+	// Predicate compiles a boolean expression over item, such as
+	// "item.amount > 5000". The function is called from the chunk's
+	// worker (c.Worker) and must be safe to call from several workers.
+	Predicate(src, where string) (func(c *Chunk, r *record.Record) (bool, error), error)
+	// Key compiles a function of item that returns a partition key, such
+	// as "item => item.account". It is called from one goroutine.
+	Key(src, where string) (func(r *record.Record) (string, error), error)
+}
+
+var expressions Expressions
+
+// RegisterExpressions sets the expression language of filters and keys.
+func RegisterExpressions(e Expressions) {
+	registry.Lock()
+	expressions = e
+	registry.Unlock()
+}
+
+func currentExpressions() Expressions {
+	registry.RLock()
+	defer registry.RUnlock()
+	return expressions
+}

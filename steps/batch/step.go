@@ -33,6 +33,7 @@ var Step = &flow.StepType{
 		{Name: "partition_by", Type: cty.String, Doc: "A field name: records with the same value are processed in input order, by one worker at a time (with concurrency above 1)."},
 		{Name: "transaction_scope", Type: cty.String, Default: cty.StringVal("chunk"), OneOf: []string{"chunk", "consume", "none"},
 			Doc: "What a database transaction spans when a writer uses one: the processing and writing of a chunk, only the writing, or nothing."},
+		{Name: "partition_by_js", Type: cty.String, Doc: "A JavaScript function of the record that returns its partition key, such as \"item => item.account\" (instead of partition_by)."},
 		{Name: "progress_interval", Type: cty.String, Default: cty.StringVal("1s"), Duration: true, Doc: "How often progress events are sent."},
 	},
 	Blocks: []flow.BlockType{
@@ -60,7 +61,7 @@ var Step = &flow.StepType{
 			Doc: "Where records go; several writers each get every chunk: writer \"csv\" { ... } or writer \"jsonl\" \"big\" { ... }.",
 			Attrs: componentAttrs(func(n string) ([]flow.Attr, bool) {
 				if t := lookupWriter(n); t != nil {
-					return t.Attrs, true
+					return append(append([]flow.Attr(nil), t.Attrs...), filterAttr), true
 				}
 				return nil, false
 			}, "writer", func() []string { return names(WriterTypes(), func(t *WriterType) string { return t.Name }) }),
@@ -88,6 +89,10 @@ var Step = &flow.StepType{
 	Check: checkStep,
 	New:   func(n *flow.Node) (flow.Step, hcl.Diagnostics) { return flow.StepFunc(runStep), nil },
 }
+
+// filterAttr is taken by every writer: which records it writes.
+var filterAttr = flow.Attr{Name: "filter", Type: cty.String,
+	Doc: "A JavaScript expression over item; the writer writes only the records for which it is true, such as \"item.amount > 5000\"."}
 
 var skipAttrs = []flow.Attr{
 	{Name: "limit", Type: cty.Number, Default: cty.NumberIntVal(0), Doc: "How many records may be skipped in all; one more fails the step."},
@@ -249,6 +254,24 @@ func runStep(ctx context.Context, x *flow.Exec) (cty.Value, error) {
 			closers = append(closers, c)
 		}
 	}
+	partitionJS, err := x.String("partition_by_js")
+	if err != nil {
+		return cty.NilVal, err
+	}
+	if partitionJS != "" {
+		if partitionBy != "" {
+			return cty.NilVal, flow.Errorf(flow.KindEval, "%s: give partition_by or partition_by_js, not both", flow.Pos(n.Range))
+		}
+		ex := currentExpressions()
+		if ex == nil {
+			return cty.NilVal, flow.Errorf(flow.KindFailed, "partition_by_js needs the JavaScript support (import github.com/flowbatch/flow/script)")
+		}
+		key, err := ex.Key(partitionJS, flow.Pos(n.Attr("partition_by_js").Expr.Range()))
+		if err != nil {
+			return cty.NilVal, err
+		}
+		opts.PartitionBy = key
+	}
 	if partitionBy != "" {
 		field := partitionBy
 		opts.PartitionBy = func(r *record.Record) (string, error) {
@@ -296,7 +319,17 @@ func runStep(ctx context.Context, x *flow.Exec) (cty.Value, error) {
 			return cty.NilVal, flow.Errorf(flow.KindFailed, "writer %q: %v", wb.Label(1), err)
 		}
 		closers = append(closers, w)
-		writers = append(writers, namedWriter{name: wb.Label(1), w: w})
+		nw := namedWriter{name: wb.Label(1), w: w}
+		if src := cfg.String("filter"); src != "" {
+			ex := currentExpressions()
+			if ex == nil {
+				return cty.NilVal, flow.Errorf(flow.KindFailed, "writer %q: filter needs the JavaScript support (import github.com/flowbatch/flow/script)", nw.name)
+			}
+			if nw.filter, err = ex.Predicate(src, flow.Pos(wb.Attrs["filter"].Expr.Range())); err != nil {
+				return cty.NilVal, err
+			}
+		}
+		writers = append(writers, nw)
 	}
 
 	var p progress
@@ -537,8 +570,9 @@ func (p *chained) Process(c *Chunk, r *record.Record, emit func(*record.Record))
 }
 
 type namedWriter struct {
-	name string
-	w    Writer
+	name   string
+	w      Writer
+	filter func(c *Chunk, r *record.Record) (bool, error)
 }
 
 // tee gives every chunk to every writer.
@@ -557,7 +591,20 @@ func (t *tee) Setup(task *Task) error {
 
 func (t *tee) Consume(c *Chunk, items []*record.Record) error {
 	for _, w := range t.writers {
-		if err := w.w.Consume(c, items); err != nil {
+		mine := items
+		if w.filter != nil {
+			mine = make([]*record.Record, 0, len(items))
+			for _, r := range items {
+				ok, err := w.filter(c, r)
+				if err != nil {
+					return fmt.Errorf("writer %q filter at %s: %w", w.name, r.Where(), err)
+				}
+				if ok {
+					mine = append(mine, r)
+				}
+			}
+		}
+		if err := w.w.Consume(c, mine); err != nil {
 			return fmt.Errorf("writer %q: %w", w.name, err)
 		}
 	}
