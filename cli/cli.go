@@ -19,7 +19,9 @@ import (
 	"runtime/debug"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/spf13/cobra"
@@ -394,10 +396,69 @@ func writeTextResult(w io.Writer, f *flow.Flow, res *flow.Result) {
 	}
 }
 
+// rateMeter turns successive progress events into rates and ETAs.
+type rateMeter struct {
+	mu    sync.Mutex
+	last  map[string]rateSample
+	first map[string]rateSample
+}
+
+type rateSample struct {
+	t          time.Time
+	read, done int64
+}
+
+// rate returns records per second since the previous event of that step.
+func (m *rateMeter) rate(path string, t time.Time, read int64) string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	prev, ok := m.last[path]
+	cur := m.last[path]
+	cur.t, cur.read = t, read
+	m.last[path] = cur
+	if !ok || !t.After(prev.t) {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f/s", float64(read-prev.read)/t.Sub(prev.t).Seconds())
+}
+
+// eta extrapolates the time left from the bytes read since the first
+// event of that step.
+func (m *rateMeter) eta(path string, t time.Time, done, total int64) string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.first == nil {
+		m.first = map[string]rateSample{}
+	}
+	f, ok := m.first[path]
+	if !ok {
+		m.first[path] = rateSample{t: t, done: done}
+		return ""
+	}
+	el := t.Sub(f.t)
+	if done <= f.done || el <= 0 {
+		return ""
+	}
+	left := time.Duration(float64(el) * float64(total-done) / float64(done-f.done))
+	return left.Round(time.Second).String()
+}
+
 // logObserver turns run events into log lines.
 func logObserver(l *slog.Logger) flow.Observer {
+	rates := &rateMeter{last: map[string]rateSample{}}
 	return flow.ObserverFunc(func(e flow.Event) {
 		switch e.Kind {
+		case flow.StepProgress:
+			c := e.Counters
+			attrs := []any{"step", e.Path, "read", c["read_count"], "written", c["write_count"],
+				"skipped", c["skip_count"], "rate", rates.rate(e.Path, e.Time, c["read_count"])}
+			if e.Total > 0 {
+				attrs = append(attrs, "done", fmt.Sprintf("%.1f%%", 100*float64(e.Done)/float64(e.Total)))
+				if eta := rates.eta(e.Path, e.Time, e.Done, e.Total); eta != "" {
+					attrs = append(attrs, "eta", eta)
+				}
+			}
+			l.Info("progress", attrs...)
 		case flow.RunStarted:
 			l.Info("run started", "flow", e.Flow, "execution_id", e.RunID)
 		case flow.RunFinished:
