@@ -30,6 +30,23 @@ func check(f *Flow) hcl.Diagnostics {
 		}
 	})
 	walk(f.Root, c.node)
+	// Flow-level blocks are evaluated before any step runs: they see
+	// params and flow.*, not vars or steps.
+	var flowBlocks func(bs []*Block)
+	flowBlocks = func(bs []*Block) {
+		for _, b := range bs {
+			for _, a := range sortedAttrs(b.Attrs) {
+				spec := findAttr(b.Specs, a.Name)
+				rc := refCtx{node: f.Root}
+				if spec != nil {
+					rc.locals = spec.Locals
+				}
+				c.attr(a, spec, rc)
+			}
+			flowBlocks(b.Blocks)
+		}
+	}
+	flowBlocks(f.Blocks)
 	if !c.diags.HasErrors() {
 		walk(f.Root, c.build)
 	}

@@ -321,11 +321,21 @@ func (l *Loader) decodeFlow(blk *hcl.Block, file, key string, chain []string) (*
 	d := &decoder{l: l, flow: f}
 	root := &Node{Type: rootType, Name: "main", Range: blk.DefRange, Flow: f}
 	f.Root = root
+	flowBlocks := l.reg.FlowBlocks()
 	extra := &hcl.BodySchema{
 		Attributes: []hcl.AttributeSchema{{Name: "description"}},
-		Blocks:     []hcl.BlockHeaderSchema{{Type: "param", LabelNames: []string{"name"}}},
+		Blocks:     append([]hcl.BlockHeaderSchema{{Type: "param", LabelNames: []string{"name"}}}, blockHeaders(flowBlocks)...),
 	}
+	padLabels(blk.Body, flowBlocks)
 	content := d.fill(root, blk.Body, extra)
+	counts := map[string]int{}
+	for _, b := range content.Blocks {
+		if bt := findBlockType(flowBlocks, b.Type); bt != nil {
+			counts[b.Type]++
+			f.Blocks = append(f.Blocks, d.block(bt, b))
+		}
+	}
+	d.countBlocks(flowBlocks, counts, blk.DefRange, "a flow")
 	if a := content.Attributes["description"]; a != nil {
 		v, dd := a.Expr.Value(nil)
 		if !dd.HasErrors() && v.Type() == cty.String && v.IsKnown() && !v.IsNull() {

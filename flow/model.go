@@ -54,7 +54,10 @@ type Flow struct {
 	Dir         string // its directory: relative paths resolve against it
 	Params      []*Param
 	// Root is the flow's body: an implicit sequential step named "main".
-	Root     *Node
+	Root *Node
+	// Blocks are the flow-level blocks registered with RegisterFlowBlock
+	// (such as datasource), in source order.
+	Blocks   []*Block
 	Range    hcl.Range
 	loader   *Loader
 	registry *Registry
@@ -74,6 +77,17 @@ func (f *Flow) Param(name string) *Param {
 		}
 	}
 	return nil
+}
+
+// BlocksOf returns the flow-level blocks of that type.
+func (f *Flow) BlocksOf(typ string) []*Block {
+	var out []*Block
+	for _, b := range f.Blocks {
+		if b.Type == typ {
+			out = append(out, b)
+		}
+	}
+	return out
 }
 
 // Registry returns the registry the flow was loaded with.

@@ -176,7 +176,34 @@ type Registry struct {
 	mu         sync.RWMutex
 	steps      map[string]*StepType
 	decorators map[string]*DecoratorType
+	flowBlocks []BlockType
 }
+
+// RegisterFlowBlock adds a block type the flow block itself takes, such as
+// datasource "NAME" { ... }; steps find them with Flow.BlocksOf.
+func (r *Registry) RegisterFlowBlock(t BlockType) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if reserved[t.Name] || r.steps[t.Name] != nil || r.decorators[t.Name] != nil {
+		panic(fmt.Sprintf("flow: flow block %q clashes with a step, decorator or reserved name", t.Name))
+	}
+	for _, b := range r.flowBlocks {
+		if b.Name == t.Name {
+			panic(fmt.Sprintf("flow: flow block %q registered twice", t.Name))
+		}
+	}
+	r.flowBlocks = append(r.flowBlocks, t)
+}
+
+// FlowBlocks lists the registered flow-level block types.
+func (r *Registry) FlowBlocks() []BlockType {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return append([]BlockType(nil), r.flowBlocks...)
+}
+
+// RegisterFlowBlock adds a flow-level block type to DefaultRegistry.
+func RegisterFlowBlock(t BlockType) { DefaultRegistry.RegisterFlowBlock(t) }
 
 // NewRegistry returns an empty registry.
 func NewRegistry() *Registry {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 	"sync"
@@ -68,8 +69,16 @@ type Run struct {
 	done     chan struct{}
 	result   *Result
 
-	mu       sync.Mutex
-	progress map[string][]byte
+	mu            sync.Mutex
+	progress      map[string][]byte
+	resources     map[string]*resource
+	resourceOrder []string
+}
+
+type resource struct {
+	once sync.Once
+	val  io.Closer
+	err  error
 }
 
 // frame is one flow being evaluated: the top flow, or a flow reached by call.
@@ -170,6 +179,9 @@ func (r *Run) run(ctx context.Context) {
 	defer func() {
 		if p := recover(); p != nil {
 			res.Status, res.Err = Failed, fmt.Errorf("internal error: %v", p)
+		}
+		if err := r.closeResources(); err != nil && res.Err == nil && res.Status == Completed {
+			res.Status, res.Err = Failed, err
 		}
 		res.Ended = time.Now()
 		r.result = res
@@ -456,6 +468,48 @@ func (x *Exec) RunFlow(ctx context.Context, f *Flow, params map[string]cty.Value
 	}
 	calls := append(append([]string(nil), x.frame.calls...), x.frame.flow.key)
 	return x.run.runFlow(ctx, x.run.newFrame(f, bound, calls), x.Path)
+}
+
+// Resource returns the run's resource under key, opening it on first use:
+// something steps of one execution share, such as a database connection
+// pool. Resources are closed when the run ends, in reverse order of opening.
+func (x *Exec) Resource(key string, open func() (io.Closer, error)) (io.Closer, error) {
+	r := x.run
+	r.mu.Lock()
+	if r.resources == nil {
+		r.resources = map[string]*resource{}
+	}
+	res, ok := r.resources[key]
+	if !ok {
+		res = &resource{}
+		r.resources[key] = res
+		r.resourceOrder = append(r.resourceOrder, key)
+	}
+	r.mu.Unlock()
+	res.once.Do(func() { res.val, res.err = open() })
+	return res.val, res.err
+}
+
+func (r *Run) closeResources() error {
+	r.mu.Lock()
+	order := r.resourceOrder
+	res := r.resources
+	r.mu.Unlock()
+	var errs []error
+	for i := len(order) - 1; i >= 0; i-- {
+		if c := res[order[i]]; c != nil && c.err == nil && c.val != nil {
+			if err := c.val.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("close %s: %w", order[i], err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// FlowBlockAttr evaluates an attribute of a flow-level block (such as a
+// datasource's dsn): params, flow.* and functions are in scope.
+func (x *Exec) FlowBlockAttr(b *Block, name string) (cty.Value, error) {
+	return evalAttr(x, NewScope(nil, StepScope), b.Attrs[name], findAttr(b.Specs, name))
 }
 
 // Assign sets a variable the way the set step does (see Scope.Assign),
