@@ -275,7 +275,8 @@ func (t *Task) OnChunkEnd(f func(c *Chunk, err error)) {
 
 // OnCommit registers a callback run when a chunk's outputs are accepted,
 // one chunk at a time in commit order: where file writers append what
-// they encoded. An error fails the chunk.
+// they encoded. Callbacks run in the order they were registered. An error
+// fails the chunk.
 func (t *Task) OnCommit(f func(c *Chunk) error) {
 	t.mu.Lock()
 	t.onCommit = append(t.onCommit, f)
@@ -335,6 +336,12 @@ func (c *Chunk) ReadFailed(where string, raw any, err error) error {
 
 // Counters returns the run's counters so far (committed chunks).
 func (c *Chunk) Counters() Counters { return c.run.counters() }
+
+// ItemSeqs returns the input numbers of the chunk's items, in order (the
+// numbers a checkpoint counts in): what a writer that marks the chunks it
+// committed in its own store needs to recognise them when a resumed run
+// processes them again. The slice must not be changed.
+func (c *Chunk) ItemSeqs() []int64 { return c.seqs }
 
 // ItemError is an item's failure, with where it happened.
 type ItemError struct {

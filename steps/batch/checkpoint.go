@@ -59,6 +59,8 @@ func (t *tracker) markDone(seqs []int64) {
 	}
 }
 
+// insertRange adds r to the sorted, merged ranges rs, merging it with
+// those it touches or overlaps. It works in place: rs must not be shared.
 func insertRange(rs []Range, r Range) []Range {
 	i := sort.Search(len(rs), func(i int) bool { return rs[i].To >= r.From })
 	j := i
@@ -71,8 +73,17 @@ func insertRange(rs []Range, r Range) []Range {
 		}
 		j++
 	}
-	out := append(rs[:i:i], r)
-	return append(out, rs[j:]...)
+	if i == j {
+		// A new range between others: shift the rest up by one. (Making
+		// a new slice for every item was quadratic: with partitions, a
+		// chunk's items are scattered and the ranges many.)
+		rs = append(rs, Range{})
+		copy(rs[i+1:], rs[i:])
+		rs[i] = r
+		return rs
+	}
+	rs[i] = r
+	return append(rs[:i+1], rs[j:]...)
 }
 
 // advance drops the batches wholly committed from the front and returns

@@ -73,10 +73,20 @@ func (ld *loading[T]) load(c *Chunk) ([]item[T], error) {
 			}
 			ld.seq++
 		}
+		// The next batch starts where this one ended: a checkpoint taken
+		// when every loaded batch is committed resumes there.
+		var after []byte
+		if ld.seeker != nil {
+			p, err := ld.seeker.Position()
+			if err != nil {
+				return nil, fmt.Errorf("reader position: %w", err)
+			}
+			after = p
+		}
 		ld.r.mu.Lock()
 		ld.r.track.addBatch(b)
 		ld.r.track.markDone(already)
-		ld.r.nextBatch = loadBatch{index: ld.batch, from: ld.seq, to: ld.seq}
+		ld.r.nextBatch = loadBatch{index: ld.batch, from: ld.seq, to: ld.seq, position: after}
 		ld.r.mu.Unlock()
 		if len(items) > 0 {
 			return items, nil
@@ -100,6 +110,11 @@ func newSource[T any](ctx context.Context, l Loader[T], opts Options[T], r *runn
 			}
 		}
 		ld.seq, ld.batch = opts.Resume.Seq, opts.Resume.Batch
+		// Items committed beyond the watermark stay committed even if this
+		// run stops before it loads them again: later checkpoints keep them.
+		for _, d := range opts.Resume.Done {
+			r.track.done = insertRange(r.track.done, d)
+		}
 	}
 	r.nextBatch = loadBatch{index: ld.batch, from: ld.seq, to: ld.seq}
 	if ld.seeker != nil {
