@@ -437,6 +437,7 @@ func (d *decoder) fill(n *Node, body hcl.Body, extra *hcl.BodySchema) *hcl.BodyC
 		schema.Attributes = append(schema.Attributes, extra.Attributes...)
 		schema.Blocks = append(schema.Blocks, extra.Blocks...)
 	}
+	padLabels(body, t.Blocks)
 	content, diags := bodyContent(body, schema)
 	d.add(diags...)
 	n.Attrs = map[string]*hcl.Attribute{}
