@@ -21,7 +21,7 @@ func AppendJSON(b []byte, v Value) ([]byte, error) {
 	case Decimal:
 		return appendDecimal(b, v.n, v.scale), nil
 	case Float:
-		return strconv.AppendFloat(b, v.f, 'g', -1, 64), nil
+		return strconv.AppendFloat(b, v.float(), 'g', -1, 64), nil
 	case Bool:
 		return strconv.AppendBool(b, v.n != 0), nil
 	case Time:
