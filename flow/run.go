@@ -268,6 +268,16 @@ func (x *Exec) Emit(e Event) {
 	if e.Attempt == 0 {
 		e.Attempt = x.Attempt
 	}
+	if e.Kind == StepProgress && e.Counters != nil {
+		// Kept with the step's record (flow show), from its next save on.
+		c := make(map[string]int64, len(e.Counters))
+		for k, v := range e.Counters {
+			c[k] = v
+		}
+		x.run.mu.Lock()
+		x.state.Counters = c
+		x.run.mu.Unlock()
+	}
 	x.run.emit(e)
 }
 
@@ -773,13 +783,9 @@ func base(ctx context.Context, x *Exec) (cty.Value, error) {
 	if x.Attempt > 1 {
 		// A new attempt starts the step over: forget the progress the failed
 		// attempt left for it and everything below it.
-		if err := x.run.clearProgress(x.Path); err != nil {
+		if err := x.StartOver(); err != nil {
 			return cty.NilVal, err
 		}
-		x.run.mu.Lock()
-		x.state.Progress = nil
-		x.assigned = nil
-		x.run.mu.Unlock()
 	}
 	x.Scope = NewScope(x.Outer, StepScope)
 	if n.Vars != nil {
@@ -816,6 +822,23 @@ func base(ctx context.Context, x *Exec) (cty.Value, error) {
 		vals[o.Name] = v
 	}
 	return cty.ObjectVal(vals), nil
+}
+
+// StartOver forgets what the step and every step below it kept, in this
+// run and in the execution being resumed: its progress, its children's
+// outcomes and their assignments, so that its children run again rather
+// than being restored. A retry does it before each new attempt; a step
+// whose children's effects are undone as a whole (a database transaction
+// that a crash rolled back) does it before running them again.
+func (x *Exec) StartOver() error {
+	if err := x.run.clearProgress(x.Path); err != nil {
+		return err
+	}
+	x.run.mu.Lock()
+	x.state.Progress = nil
+	x.assigned = nil
+	x.run.mu.Unlock()
+	return nil
 }
 
 // VarsType is the type of the journal records that keep a step's vars

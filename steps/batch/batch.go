@@ -427,6 +427,9 @@ func Run[T, R any](ctx context.Context, l Loader[T], p Processor[T, R], c Consum
 	}
 	if opts.Resume != nil {
 		r.cnt = opts.Resume.Counters
+		// The skip limit is for the whole run of the step, not for each
+		// execution of it: a resumed run may skip only what is left.
+		r.skipped = opts.Resume.Counters.Skips()
 	}
 	eng := &engine[T, R]{r: r, src: src, p: p, c: c, opts: opts}
 	err = eng.run(ctx)

@@ -28,6 +28,16 @@ type Config struct {
 	// Step is the batch step's path, for messages.
 	Step   string
 	Logger *slog.Logger
+	// Exec is the batch step's execution, through which components reach
+	// what the run shares (a datasource's connection pool, Exec.Resource);
+	// nil outside a flow.
+	Exec *flow.Exec
+	// RunKey names this run of the step and stays the same across the
+	// executions that resume it: made (execution id and a random suffix)
+	// when the step starts from scratch, and kept in its progress. Writers
+	// that mark what they committed in a store of their own (the SQL
+	// writer's chunk markers) key the marks with it; see RunKeyed.
+	RunKey string
 }
 
 // ConfigBlock is a nested block of a component's configuration.

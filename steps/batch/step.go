@@ -2,6 +2,8 @@ package batch
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -159,7 +161,7 @@ func checkStep(n *flow.Node) hcl.Diagnostics {
 }
 
 // evalConfig evaluates a component block into its Config.
-func evalConfig(x *flow.Exec, b *flow.Block) (*Config, error) {
+func evalConfig(x *flow.Exec, b *flow.Block, runKey string) (*Config, error) {
 	attrs, err := evalAttrs(x, b)
 	if err != nil {
 		return nil, err
@@ -168,7 +170,8 @@ func evalConfig(x *flow.Exec, b *flow.Block) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Config{Type: b.Label(0), Name: b.Label(1), Attrs: attrs, Blocks: blocks, Dir: x.Flow().Dir, Step: x.Path, Logger: x.Logger}, nil
+	return &Config{Type: b.Label(0), Name: b.Label(1), Attrs: attrs, Blocks: blocks, Dir: x.Flow().Dir, Step: x.Path, Logger: x.Logger,
+		Exec: x, RunKey: runKey}, nil
 }
 
 func evalAttrs(x *flow.Exec, b *flow.Block) (map[string]cty.Value, error) {
@@ -207,6 +210,31 @@ func evalBlocks(x *flow.Exec, bs []*flow.Block) ([]*ConfigBlock, error) {
 // progress is what the step keeps in the journal.
 type progress struct {
 	Checkpoint Checkpoint `json:"checkpoint"`
+	// Run is the step's run key (Config.RunKey), kept when a writer is
+	// RunKeyed.
+	Run string `json:"run,omitempty"`
+}
+
+// TxSource is implemented by readers and writers that work in database
+// transactions (the SQL ones). The step runs the chunks in the
+// transactions of the first writer, or else the reader, that offers some
+// (opts.Tx, with the step's transaction_scope), and tells every TxSource
+// which ones it chose, so that a reader on the same database can read in
+// the chunk's transaction.
+type TxSource interface {
+	// TxBeginner returns the component's transactions, or nil.
+	TxBeginner() TxBeginner
+	// UseTx tells the component the transactions chunks run in (nil for
+	// none) and their scope.
+	UseTx(tx TxBeginner, scope TxScope)
+}
+
+// RunKeyed is implemented by writers that mark what they committed in a
+// store of their own, keyed by Config.RunKey: the step makes that key
+// durable in its progress before the first chunk, so that a resume finds
+// the marks of a run that crashed before its first checkpoint.
+type RunKeyed interface {
+	KeyedByRun() bool
 }
 
 func runStep(ctx context.Context, x *flow.Exec) (cty.Value, error) {
@@ -283,9 +311,23 @@ func runStep(ctx context.Context, x *flow.Exec) (cty.Value, error) {
 		}
 	}
 
+	var p progress
+	resumed, err := x.LoadProgress(&p)
+	if err != nil {
+		return cty.NilVal, err
+	}
+	runKey := p.Run
+	if runKey == "" {
+		// A start from scratch (a first run, or a retry of a step around
+		// this one) gets a key of its own.
+		var b [4]byte
+		_, _ = rand.Read(b[:])
+		runKey = x.RunID() + "-" + hex.EncodeToString(b[:])
+	}
+
 	// Components.
 	rb := n.BlocksOf("reader")[0]
-	rcfg, err := evalConfig(x, rb)
+	rcfg, err := evalConfig(x, rb, runKey)
 	if err != nil {
 		return cty.NilVal, err
 	}
@@ -298,7 +340,7 @@ func runStep(ctx context.Context, x *flow.Exec) (cty.Value, error) {
 	}
 	var procs []RecordProcessor
 	for _, pb := range n.BlocksOf("processor") {
-		cfg, err := evalConfig(x, pb)
+		cfg, err := evalConfig(x, pb, runKey)
 		if err != nil {
 			return cty.NilVal, err
 		}
@@ -310,7 +352,7 @@ func runStep(ctx context.Context, x *flow.Exec) (cty.Value, error) {
 	}
 	var writers []namedWriter
 	for _, wb := range n.BlocksOf("writer") {
-		cfg, err := evalConfig(x, wb)
+		cfg, err := evalConfig(x, wb, runKey)
 		if err != nil {
 			return cty.NilVal, err
 		}
@@ -331,12 +373,35 @@ func runStep(ctx context.Context, x *flow.Exec) (cty.Value, error) {
 		}
 		writers = append(writers, nw)
 	}
-
-	var p progress
-	resumed, err := x.LoadProgress(&p)
-	if err != nil {
-		return cty.NilVal, err
+	var txs []TxSource
+	for _, w := range writers {
+		if ts, ok := w.w.(TxSource); ok {
+			txs = append(txs, ts)
+		}
 	}
+	if ts, ok := reader.(TxSource); ok {
+		txs = append(txs, ts)
+	}
+	for _, ts := range txs {
+		if opts.Tx == nil {
+			opts.Tx = ts.TxBeginner()
+		}
+	}
+	for _, ts := range txs {
+		ts.UseTx(opts.Tx, opts.Scope)
+	}
+	if p.Run == "" {
+		for _, w := range writers {
+			if k, ok := w.w.(RunKeyed); ok && k.KeyedByRun() {
+				p.Run = runKey
+				if err := x.Checkpoint(p); err != nil {
+					return cty.NilVal, err
+				}
+				break
+			}
+		}
+	}
+
 	if resumed {
 		opts.Resume = &p.Checkpoint
 		x.Logger.Info("batch resumes from its checkpoint", "records_done", p.Checkpoint.Counters.Read, "from_item", p.Checkpoint.Seq)
@@ -349,7 +414,7 @@ func runStep(ctx context.Context, x *flow.Exec) (cty.Value, error) {
 				return fmt.Errorf("writer %q: %w", w.name, err)
 			}
 		}
-		return x.Checkpoint(progress{Checkpoint: cp})
+		return x.Checkpoint(progress{Checkpoint: cp, Run: p.Run})
 	}
 	var last time.Time
 	var lastMu sync.Mutex
