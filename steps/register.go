@@ -3,6 +3,8 @@ package steps
 import (
 	"github.com/flowbatch/flow/flow"
 	"github.com/flowbatch/flow/steps/batch"
+	_ "github.com/flowbatch/flow/steps/batch/files" // the standard readers and writers: csv, jsonl, fixed-width
+	_ "github.com/flowbatch/flow/steps/sqldb"       // datasources, the sql step, transactions, SQL reader and writer
 )
 
 func init() { Register(flow.DefaultRegistry) }
