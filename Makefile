@@ -28,6 +28,7 @@ demo: build
 	run examples/hello/hello.flow.hcl -p name=Flowbatch; \
 	run examples/retry/retry.flow.hcl -p failures=2; \
 	run examples/fanout/fanout.flow.hcl -p max_lines=20; \
+	run examples/batch/batch.flow.hcl; \
 	run examples/poll/poll.flow.hcl -p delay=200ms -p interval=50ms
 
 # Benchmarks arrive with the benchmark harness; until then, the Go
@@ -44,12 +45,16 @@ clean:
 # CHAOS_SEED reproduces the delays of a failed run (the test prints it).
 CHAOS_RUNS ?= 200
 CHAOS_SEED ?= 0
+# Kills per scenario of the batch step's kill -9 test (make test: 8).
+CHAOS_BATCH_KILLS ?= 100
 
 .PHONY: chaos chaos-soak
 
 chaos:
 	$(GO) test ./internal/chaos -run 'TestChaos$$' -count=1 -v -timeout 30m \
 		-chaos.runs=$(CHAOS_RUNS) -chaos.seed=$(CHAOS_SEED)
+	$(GO) test ./internal/chaos -run 'TestBatchChaos$$' -count=1 -v -timeout 30m \
+		-chaos.batch.kills=$(CHAOS_BATCH_KILLS) -chaos.seed=$(CHAOS_SEED)
 
 # A longer soak: steps of 2ms (kills land in the store's commits more
 # often) and of 50ms (in the steps' effects).

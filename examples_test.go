@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -29,8 +30,11 @@ import (
 type exCase struct {
 	name   string
 	params map[string]cty.Value
-	status flow.Status
-	check  func(t *testing.T, res *flow.Result, tmp string)
+	// outParam, when set, names a param that gets tmp/out: where the
+	// example writes its files, instead of its own directory.
+	outParam string
+	status   flow.Status
+	check    func(t *testing.T, res *flow.Result, tmp string)
 }
 
 // examples lists the cases of each example directory; every directory
@@ -86,6 +90,22 @@ var exCases = map[string][]exCase{
 			exWantOutput(t, res, "lines", `{}`)
 			exWantOutput(t, res, "total", "0")
 			exWantOutput(t, res, "verdict", `"small"`)
+		}},
+	},
+	"batch": {
+		{name: "defaults", outParam: "out", status: flow.Completed, check: func(t *testing.T, res *flow.Result, tmp string) {
+			exWantOutput(t, res, "read", "2000")
+			exWantOutput(t, res, "written", "2000")
+			exWantOutput(t, res, "skipped", "3")
+			exWantOutput(t, res, "verdict", `"3 malformed rows skipped"`)
+			exBatchFiles(t, filepath.Join(tmp, "out"))
+		}},
+		{name: "skip limit", outParam: "out", params: exNumbers("max_skips", 2), status: flow.Failed, check: func(t *testing.T, res *flow.Result, tmp string) {
+			msg := flow.MessageOf(res.Err)
+			if flow.StepOf(res.Err) != "main/convert" || !strings.Contains(msg, "skip limit 2 reached") ||
+				!strings.Contains(msg, "data/payments.csv:1704") {
+				t.Errorf("error: %v", res.Err)
+			}
 		}},
 	},
 	"poll": {
@@ -170,6 +190,68 @@ func exWantRemoved(t *testing.T, res *flow.Result, tmp string) {
 	}
 }
 
+// exBatchFiles checks the files examples/batch writes to dir: every good
+// row of data/payments.csv once in payments.jsonl, with its types, each
+// account's rows in file order; the three malformed rows in the skip log
+// with their line; three columns in amounts.csv.
+func exBatchFiles(t *testing.T, dir string) {
+	t.Helper()
+	read := func(name string) []string {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	}
+	lastID := map[string]int64{}
+	seen := map[int64]bool{}
+	for i, line := range read("payments.jsonl") {
+		dec := json.NewDecoder(strings.NewReader(line))
+		dec.UseNumber()
+		var r map[string]any
+		if err := dec.Decode(&r); err != nil {
+			t.Fatalf("payments.jsonl:%d: %v", i+1, err)
+		}
+		id, err := r["id"].(json.Number).Int64()
+		if err != nil {
+			t.Fatalf("payments.jsonl:%d: id %v", i+1, r["id"])
+		}
+		acct, _ := r["account"].(string)
+		if seen[id] || id < 1 || id > 2000 {
+			t.Errorf("payments.jsonl:%d: id %d again or unknown", i+1, id)
+		}
+		seen[id] = true
+		if id < lastID[acct] {
+			t.Errorf("payments.jsonl:%d: id %d of %s after id %d: the account's order is lost", i+1, id, acct, lastID[acct])
+		}
+		lastID[acct] = id
+		if a, ok := r["amount"].(json.Number); !ok || !regexp.MustCompile(`^\d+\.\d\d$`).MatchString(a.String()) {
+			t.Errorf("payments.jsonl:%d: amount %v is not an exact decimal number", i+1, r["amount"])
+		}
+	}
+	if len(seen) != 2000 {
+		t.Errorf("payments.jsonl has %d distinct ids, want 2000", len(seen))
+	}
+	var where []string
+	for _, line := range read("skipped.jsonl") {
+		var s struct{ Stage, Where, Error string }
+		if err := json.Unmarshal([]byte(line), &s); err != nil {
+			t.Fatalf("skipped.jsonl: %v: %s", err, line)
+		}
+		if s.Stage != "read" || s.Error == "" {
+			t.Errorf("skipped.jsonl: %s", line)
+		}
+		where = append(where, s.Where)
+	}
+	if want := []string{"data/payments.csv:502", "data/payments.csv:1203", "data/payments.csv:1704"}; !slices.Equal(where, want) {
+		t.Errorf("skipped rows at %v, want %v", where, want)
+	}
+	amounts := read("amounts.csv")
+	if len(amounts) != 2001 || amounts[0] != "id,account,amount" {
+		t.Errorf("amounts.csv: %d lines, header %q", len(amounts), amounts[0])
+	}
+}
+
 // exampleFlows lists examples/*/*.flow.hcl by directory.
 func exFlows(t *testing.T) map[string]string {
 	t.Helper()
@@ -190,7 +272,7 @@ func exFlows(t *testing.T) map[string]string {
 
 func TestExamples(t *testing.T) {
 	flows := exFlows(t)
-	for _, dir := range []string{"hello", "retry", "fanout", "poll"} {
+	for _, dir := range []string{"hello", "retry", "fanout", "poll", "batch"} {
 		if _, ok := flows[dir]; !ok {
 			t.Errorf("examples/%s has no flow", dir)
 		}
@@ -214,7 +296,11 @@ func TestExamples(t *testing.T) {
 					}
 					ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 					defer cancel()
-					res, rec := flowtest.RunFlow(t, ctx, f, tc.params)
+					params := tc.params
+					if tc.outParam != "" {
+						params = exMerge(params, exStrings(tc.outParam, filepath.Join(tmp, "out")))
+					}
+					res, rec := flowtest.RunFlow(t, ctx, f, params)
 					if res.Status != tc.status {
 						t.Fatalf("status %s, want %s (error: %v)", res.Status, tc.status, res.Err)
 					}
