@@ -26,7 +26,9 @@ import (
 
 	_ "github.com/flowbatch/flow/decorators"
 	"github.com/flowbatch/flow/flow"
+	_ "github.com/flowbatch/flow/script" // docs/javascript.md
 	_ "github.com/flowbatch/flow/steps"
+	_ "github.com/flowbatch/flow/steps/batch/files" // reader "csv" in docs/javascript.md
 )
 
 // markdownFiles lists README.md and every .md file under docs/.

@@ -6,6 +6,7 @@ package cli
 
 import (
 	_ "github.com/flowbatch/flow/decorators" // the standard decorators
+	_ "github.com/flowbatch/flow/script"     // the script step, js processors, filters
 	_ "github.com/flowbatch/flow/steps"      // the standard step types
 
 	"context"
