@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -190,5 +191,135 @@ func TestRunWritesAndChecks(t *testing.T) {
 	}
 	if code := run([]string{"-root", dir}, &out, &errs); code != 0 || strings.Contains(out.String(), "wrote") {
 		t.Fatalf("second write: exit %d, output %q; want nothing rewritten", code, out.String())
+	}
+}
+
+// testBatch is a batch-like step type whose writer blocks add an attribute
+// to the writer's own (as the batch step adds filter), and components with
+// nested blocks.
+func testBatch() (*flow.StepType, Components) {
+	field := flow.BlockType{Name: "field", Labels: []string{"name"}, Doc: "A field.",
+		Attrs: func([]string) ([]flow.Attr, error) {
+			return []flow.Attr{{Name: "width", Type: cty.Number, Required: true, Doc: "Bytes."}}, nil
+		}}
+	record := func(name string, min int) flow.BlockType {
+		return flow.BlockType{Name: name, Min: min, Max: 1, Doc: "The " + name + " record.",
+			Attrs:  func([]string) ([]flow.Attr, error) { return nil, nil },
+			Blocks: func([]string) []flow.BlockType { return []flow.BlockType{field} }}
+	}
+	model := []flow.BlockType{record("head", 0), record("rows", 1)}
+	comps := Components{
+		Readers: []Component{{Name: "dat", Summary: "Reads dat files.", Blocks: model,
+			Attrs: []flow.Attr{{Name: "path", Type: cty.String, Required: true, Doc: "The file."}}}},
+		Writers: []Component{{Name: "dat", Summary: "Writes dat files.", Blocks: model,
+			Attrs: []flow.Attr{{Name: "path", Type: cty.String, Required: true, Doc: "The file."}}}},
+	}
+	byName := func(list []Component, labels []string) *Component {
+		for i := range list {
+			if len(labels) > 0 && list[i].Name == labels[0] {
+				return &list[i]
+			}
+		}
+		return nil
+	}
+	kind := func(name string, labels []string, min, max int, list []Component, extra ...flow.Attr) flow.BlockType {
+		return flow.BlockType{Name: name, Labels: labels, MinLabels: 1, Min: min, Max: max, Doc: "The " + name + ".",
+			Attrs: func(l []string) ([]flow.Attr, error) {
+				c := byName(list, l)
+				if c == nil {
+					return nil, errors.New("no such type")
+				}
+				return append(append([]flow.Attr(nil), c.Attrs...), extra...), nil
+			},
+			Blocks: func(l []string) []flow.BlockType {
+				if c := byName(list, l); c != nil {
+					return c.Blocks
+				}
+				return nil
+			}}
+	}
+	step := &flow.StepType{Name: "batch", Claims: []string{"retry"}, Blocks: []flow.BlockType{
+		kind("reader", []string{"type"}, 1, 1, comps.Readers),
+		kind("writer", []string{"type", "name"}, 1, 0, comps.Writers,
+			flow.Attr{Name: "only", Type: cty.String, Doc: "Which records."}),
+		{Name: "skip", Max: 1, Doc: "Skipping.", Attrs: func([]string) ([]flow.Attr, error) {
+			return []flow.Attr{{Name: "limit", Type: cty.Number, Default: cty.NumberIntVal(0), Doc: "How many."}}, nil
+		}},
+	}}
+	return step, comps
+}
+
+func TestRenderBatch(t *testing.T) {
+	step, comps := testBatch()
+	page := string(RenderBatch(step, comps))
+	for _, want := range []string{
+		"| `reader \"TYPE\" { ... }` | exactly 1 | The reader. |",
+		"| `writer \"TYPE\" [\"NAME\"] { ... }` | at least 1 | The writer. |",
+		"### `skip` block\n\nSkipping.\n\n**Attributes**",
+		"| `limit` | number | `0` | no | How many. |",
+		"### `retry` block\n\nThe batch step reads its `retry { ... }` block itself",
+		"| [`dat`](#dat-reader) | Reads dat files. |",
+		"No processor type is registered.",
+		"### `dat` writer\n\nWrites dat files.\n\nWritten as `writer \"dat\" [\"NAME\"] { ... }`.",
+		// The writer takes what the step's writer block adds.
+		"| `only` | string |  | no | Which records. |",
+		"**`reader \"dat\"` › `head { ... }`** (at most 1). The head record.\n\nIt takes no attributes.",
+		"**`reader \"dat\"` › `head` › `field \"NAME\" { ... }`** (any number). A field.",
+		"| `width` | number |  | yes | Bytes. |",
+		// The same blocks again are not repeated.
+		"**`reader \"dat\"` › `rows { ... }`** (exactly 1). The rows record.\n\nIt takes what `reader \"dat\"` › `head` takes, above.",
+		"**`writer \"dat\"` › `head { ... }`** (at most 1). The head record.\n\nIt takes what `reader \"dat\"` › `head` takes, above.",
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q\n%s", want, page)
+		}
+	}
+	if n := strings.Count(page, "| `width` |"); n != 1 {
+		t.Errorf("the field table is there %d times, want once", n)
+	}
+	if strings.Contains(page, "| `only` |") && strings.Index(page, "| `only` |") < strings.Index(page, "### `dat` writer") {
+		t.Errorf("the writer-only attribute shows up before the writer")
+	}
+	if !bytes.Equal([]byte(page), RenderBatch(step, comps)) {
+		t.Error("two renderings differ")
+	}
+
+	steps := string(RenderSteps(func() *flow.Registry {
+		reg := flow.NewRegistry()
+		step.New = noop
+		reg.RegisterStep(step)
+		return reg
+	}()))
+	for _, want := range []string{
+		"**Blocks**\n\n| Block | Count | Description |",
+		"| `skip { ... }` | at most 1 | Skipping. |",
+		"The attributes of these blocks, and the types they name, are in the [batch reference](batch.md).",
+		"**Reads its own `retry { ... }` block**",
+	} {
+		if !strings.Contains(steps, want) {
+			t.Errorf("steps page lacks %q\n%s", want, steps)
+		}
+	}
+}
+
+func TestRenderBatchEmpty(t *testing.T) {
+	page := string(RenderBatch(nil, Components{}))
+	for _, kind := range []string{"reader", "processor", "writer"} {
+		if !strings.Contains(page, "No "+kind+" type is registered.") {
+			t.Errorf("page does not say there is no %s:\n%s", kind, page)
+		}
+	}
+}
+
+// The generator imports the packages that register components: dropping
+// one would silently drop its section from the page.
+func TestBatchPageListsStandardComponents(t *testing.T) {
+	page := string(Render(flow.DefaultRegistry, flow.Functions(""))[Pages[2]])
+	for _, want := range []string{"### `csv` reader", "### `jsonl` reader", "### `fixed` reader",
+		"### `csv` writer", "### `jsonl` writer", "### `fixed` writer", "### `js` processor",
+		"### `skip` block", "| `filter` | string |"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the batch page lacks %q", want)
+		}
 	}
 }
