@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 
+	"github.com/flowbatch/flow/internal/flowtest"
 	"github.com/flowbatch/flow/steps/batch"
 )
 
@@ -131,5 +133,24 @@ func TestResumeKeepsDoneBeyondWatermark(t *testing.T) {
 	wantOnce(t, s.got, 100)
 	if cnt.Read != 100 || cnt.Write != 100 {
 		t.Errorf("counters %+v", cnt)
+	}
+}
+
+// A batch's retry block retries chunks: the step-level settings that do not
+// apply to chunks are refused when the flow loads, not silently ignored.
+func TestBatchRetryRefusesStepSettings(t *testing.T) {
+	diags := flowtest.Diags(t, `
+flow "f" {
+  batch "b" {
+    retry {
+      max_attempts = 2
+      jitter       = 0.5
+    }
+    reader "csv" { path = "in.csv" }
+    writer "csv" { path = "out.csv" }
+  }
+}`)
+	if !diags.HasErrors() || !strings.Contains(diags.Error(), `"jitter" is not supported`) {
+		t.Fatalf("diags = %v", diags)
 	}
 }

@@ -129,6 +129,17 @@ func componentAttrs(lookup func(string) ([]flow.Attr, bool), kind string, have f
 
 func checkStep(n *flow.Node) hcl.Diagnostics {
 	var diags hcl.Diagnostics
+	if dc := n.Decorator("retry"); dc != nil {
+		// A batch's retry block retries chunks; the step-level knobs that
+		// make no sense there are refused rather than silently ignored.
+		for _, name := range []string{"if", "jitter"} {
+			if a := dc.Attrs[name]; a != nil {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unsupported retry setting",
+					Detail:  fmt.Sprintf("A batch step's retry block retries failed chunks and takes max_attempts, strategy, min_interval and max_interval; %q is not supported there. To retry the whole step, wrap it: sequential \"x\" { retry { ... } batch \"...\" { ... } }.", name),
+					Subject: a.NameRange.Ptr()})
+			}
+		}
+	}
 	seen := map[string]*flow.Block{}
 	for _, w := range n.BlocksOf("writer") {
 		name := w.Label(1)
