@@ -132,6 +132,33 @@ var exCases = map[string][]exCase{
 			exWantRemoved(t, res, tmp) // the producer was cancelled, and finally cleaned up
 		}},
 	},
+	// SQLite in tmp/out (driver and dsn given, so that LEDGER_DRIVER and
+	// LEDGER_DSN do not matter). examples/settlement/settlement_test.go
+	// checks the ledger's rows, re-runs, and PostgreSQL.
+	"settlement": {
+		{name: "sqlite", outParam: "out", params: exMerge(exStrings("driver", "sqlite"), exStrings("dsn", "")), status: flow.Completed, check: func(t *testing.T, res *flow.Result, tmp string) {
+			exWantOutput(t, res, "loaded", "287")
+			exWantOutput(t, res, "skipped", "7")
+			exWantOutput(t, res, "filtered", "6")
+			exWantOutput(t, res, "totals", `{"accounts":12,"credits_cents":28618216,"debits_cents":20474270,"net_cents":8143946,"transactions":287}`)
+			exWantOutput(t, res, "by_branch", `{"harbour":1375341,"north":3374266,"south":3394339}`)
+			exWantOutput(t, res, "verdict", `"7 rows skipped"`)
+			if _, err := os.Stat(filepath.Join(tmp, "out", "ledger.db")); err != nil {
+				t.Error(err)
+			}
+		}},
+		{name: "skip limit", outParam: "out", params: exMerge(exStrings("driver", "sqlite"), exStrings("dsn", ""), exNumbers("max_skips", 6)), status: flow.Failed, check: func(t *testing.T, res *flow.Result, tmp string) {
+			if flow.StepOf(res.Err) != "main/load" || !strings.Contains(flow.MessageOf(res.Err), "skip limit 6 reached") ||
+				!strings.Contains(flow.MessageOf(res.Err), "data/2026-11-20.csv:") {
+				t.Errorf("error: %v", res.Err)
+			}
+		}},
+		{name: "no file for the date", outParam: "out", params: exMerge(exStrings("driver", "sqlite"), exStrings("dsn", ""), exStrings("biz_date", "2026-11-21")), status: flow.Failed, check: func(t *testing.T, res *flow.Result, tmp string) {
+			if flow.StepOf(res.Err) != "main/load" || !strings.Contains(flow.MessageOf(res.Err), "data/2026-11-21.csv") {
+				t.Errorf("error: %v", res.Err)
+			}
+		}},
+	},
 }
 
 func exStrings(k, v string) map[string]cty.Value { return map[string]cty.Value{k: cty.StringVal(v)} }
