@@ -13,7 +13,7 @@ build:
 	$(GO) build -ldflags "-X github.com/flowbatch/flow/cli.buildVersion=$(VERSION)" -o $(BIN) ./cmd/flow
 
 test:
-	$(GO) test -race -count=1 $(PKGS)
+	$(GO) test -race -count=1 -timeout 30m $(PKGS)
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
