@@ -210,3 +210,35 @@ type Store interface {
 	// Close releases the store; closing twice does no harm.
 	Close() error
 }
+
+// CheckCommit reports whether the committer of exec may write over the
+// stored execution cur: it must be the same execution, still live, and
+// owned by the same token (ErrLeaseLost otherwise). Stores call it inside
+// their commit transaction; exec may be nil for a commit of steps alone.
+func CheckCommit(cur, exec *Execution) error {
+	if exec != nil && exec.ID != 0 && exec.ID != cur.ID {
+		return fmt.Errorf("commit of execution %d with the record of execution %d", cur.ID, exec.ID)
+	}
+	if !cur.Live() {
+		return fmt.Errorf("execution %d has ended (%s): %w", cur.ID, cur.Status, ErrLeaseLost)
+	}
+	if exec != nil && exec.Owner.Token != cur.Owner.Token {
+		return fmt.Errorf("execution %d is owned by %s: %w", cur.ID, cur.Owner, ErrLeaseLost)
+	}
+	return nil
+}
+
+// MergeExecution returns exec as a store keeps it over cur: the fields a
+// commit cannot change come from cur, and a stop requested meanwhile is
+// kept (a started execution becomes STOPPING).
+func MergeExecution(cur, exec *Execution) *Execution {
+	e := *exec
+	e.ID, e.InstanceID, e.Flow, e.Created, e.ResumedFrom = cur.ID, cur.InstanceID, cur.Flow, cur.Created, cur.ResumedFrom
+	if cur.StopRequested {
+		e.StopRequested = true
+		if e.Status == flow.Started || e.Status == flow.Starting {
+			e.Status = flow.Stopping
+		}
+	}
+	return &e
+}

@@ -243,14 +243,14 @@ func (s *Store) Commit(ctx context.Context, execID int64, exec *store.Execution,
 	if !ok {
 		return notFound("execution", execID)
 	}
-	if err := checkCommit(cur, exec); err != nil {
+	if err := store.CheckCommit(cur, exec); err != nil {
 		return err
 	}
 	if err := validate(exec, steps); err != nil {
 		return err
 	}
 	if exec != nil {
-		s.execs[execID] = merge(cur, exec)
+		s.execs[execID] = store.MergeExecution(cur, copyExec(exec))
 	}
 	if len(steps) == 0 {
 		return nil
@@ -274,21 +274,6 @@ func (s *Store) Commit(ctx context.Context, execID int64, exec *store.Execution,
 	return nil
 }
 
-// checkCommit reports ErrLeaseLost when the stored execution cur may not
-// be written by the committer of exec.
-func checkCommit(cur, exec *store.Execution) error {
-	if exec != nil && exec.ID != 0 && exec.ID != cur.ID {
-		return fmt.Errorf("commit of execution %d with the record of execution %d", cur.ID, exec.ID)
-	}
-	if !cur.Live() {
-		return fmt.Errorf("execution %d has ended (%s): %w", cur.ID, cur.Status, store.ErrLeaseLost)
-	}
-	if exec != nil && exec.Owner.Token != cur.Owner.Token {
-		return fmt.Errorf("execution %d is owned by %s: %w", cur.ID, cur.Owner, store.ErrLeaseLost)
-	}
-	return nil
-}
-
 // validate checks what the other stores could not store: JSON that is not
 // JSON, records without path.
 func validate(exec *store.Execution, steps []store.StepRecord) error {
@@ -306,19 +291,6 @@ func validate(exec *store.Execution, steps []store.StepRecord) error {
 		}
 	}
 	return nil
-}
-
-// merge returns exec as it is to be stored over cur.
-func merge(cur, exec *store.Execution) *store.Execution {
-	e := copyExec(exec)
-	e.ID, e.InstanceID, e.Flow, e.Created, e.ResumedFrom = cur.ID, cur.InstanceID, cur.Flow, cur.Created, cur.ResumedFrom
-	if cur.StopRequested {
-		e.StopRequested = true
-		if e.Status == flow.Started || e.Status == flow.Starting {
-			e.Status = flow.Stopping
-		}
-	}
-	return e
 }
 
 // States implements store.Store.
@@ -363,7 +335,7 @@ func (s *Store) Heartbeat(ctx context.Context, execID int64, token string, until
 	if !ok {
 		return false, notFound("execution", execID)
 	}
-	if err := checkCommit(e, &store.Execution{Owner: store.Owner{Token: token}}); err != nil {
+	if err := store.CheckCommit(e, &store.Execution{Owner: store.Owner{Token: token}}); err != nil {
 		return false, err
 	}
 	e.Owner.Until = until

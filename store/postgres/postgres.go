@@ -510,11 +510,11 @@ func (s *Store) Commit(ctx context.Context, execID int64, exec *store.Execution,
 		if err != nil {
 			return err
 		}
-		if err := checkCommit(cur, exec); err != nil {
+		if err := store.CheckCommit(cur, exec); err != nil {
 			return err
 		}
 		if exec != nil {
-			e := merge(cur, exec)
+			e := store.MergeExecution(cur, exec)
 			_, err := tx.Exec(ctx, `UPDATE flow_executions SET file = $2, params = $3, status = $4, exit_status = $5,
 					started = $6, ended = $7, updated = $8, failed_step = $9, error = $10, owner_host = $11, owner_pid = $12,
 					owner_until = $13, stop_requested = $14, outputs = $15
@@ -544,34 +544,6 @@ func (s *Store) Commit(ctx context.Context, execID int64, exec *store.Execution,
 		}
 		return br.Close()
 	})
-}
-
-// checkCommit reports ErrLeaseLost when the stored execution cur may not
-// be written by the committer of exec.
-func checkCommit(cur, exec *store.Execution) error {
-	if exec != nil && exec.ID != 0 && exec.ID != cur.ID {
-		return fmt.Errorf("commit of execution %d with the record of execution %d", cur.ID, exec.ID)
-	}
-	if !cur.Live() {
-		return fmt.Errorf("execution %d has ended (%s): %w", cur.ID, cur.Status, store.ErrLeaseLost)
-	}
-	if exec != nil && exec.Owner.Token != cur.Owner.Token {
-		return fmt.Errorf("execution %d is owned by %s: %w", cur.ID, cur.Owner, store.ErrLeaseLost)
-	}
-	return nil
-}
-
-// merge returns exec as it is to be stored over cur.
-func merge(cur, exec *store.Execution) *store.Execution {
-	e := *exec
-	e.ID, e.InstanceID, e.Flow, e.Created, e.ResumedFrom = cur.ID, cur.InstanceID, cur.Flow, cur.Created, cur.ResumedFrom
-	if cur.StopRequested {
-		e.StopRequested = true
-		if e.Status == flow.Started || e.Status == flow.Starting {
-			e.Status = flow.Stopping
-		}
-	}
-	return &e
 }
 
 // upsertStep and upsertState write a step record: $1 is the execution id,
