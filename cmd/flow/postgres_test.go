@@ -1,67 +1,24 @@
 package main_test
 
 import (
-	"context"
 	"encoding/json"
-	"fmt"
-	"math/rand/v2"
-	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/flowbatch/flow/internal/pgtest"
 )
 
-// pgStore makes a schema of its own in the database of
-// FLOW_TEST_POSTGRES_DSN (or the local default) and returns a store URL
-// that uses it; the schema is dropped at the end. Without a database the
-// test is skipped, unless CI is set.
+// pgStore returns a store URL using a PostgreSQL schema of the test's own
+// (see pgtest), dropped at the end.
 func pgStore(t *testing.T) string {
 	t.Helper()
-	dsn := os.Getenv("FLOW_TEST_POSTGRES_DSN")
-	if dsn == "" {
-		dsn = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+	dsn, _ := pgtest.Schema(t, "flowcli")
+	if !strings.HasPrefix(dsn, "postgres") {
+		t.Skip("FLOW_TEST_POSTGRES_DSN is not a URL; the CLI tests need one")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		msg := fmt.Sprintf("no PostgreSQL at %s (set FLOW_TEST_POSTGRES_DSN): %v", dsn, err)
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	name := fmt.Sprintf("flowcli_%d_%08x", os.Getpid(), rand.Uint32())
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+name); err != nil {
-		conn.Close(ctx)
-		t.Fatal(err)
-	}
-	conn.Close(ctx)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, dsn)
-		if err != nil {
-			t.Errorf("dropping schema %s: %v", name, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA "+name+" CASCADE"); err != nil {
-			t.Errorf("dropping schema %s: %v", name, err)
-		}
-	})
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Skipf("FLOW_TEST_POSTGRES_DSN is not a URL; the CLI tests need one: %v", err)
-	}
-	q := u.Query()
-	q.Set("search_path", name)
-	u.RawQuery = q.Encode()
-	return u.String()
+	return dsn
 }
 
 // With PostgreSQL, several processes share the store: a second exec of a

@@ -4,9 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
-	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -15,72 +12,17 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/flowbatch/flow/flow"
+	"github.com/flowbatch/flow/internal/pgtest"
 	"github.com/flowbatch/flow/store"
 	"github.com/flowbatch/flow/store/postgres"
 	"github.com/flowbatch/flow/store/storetest"
 )
 
-// The tests use the database of FLOW_TEST_POSTGRES_DSN, or this one; each
-// test works in a schema of its own, dropped at its end. Without a
-// database they are skipped, unless CI is set.
-const defaultDSN = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-
-func baseDSN() string {
-	if dsn := os.Getenv("FLOW_TEST_POSTGRES_DSN"); dsn != "" {
-		return dsn
-	}
-	return defaultDSN
-}
-
-// withSearchPath returns dsn with its search_path set to schema.
-func withSearchPath(t testing.TB, dsn, schema string) string {
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		u, err := url.Parse(dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		q := u.Query()
-		q.Set("search_path", schema)
-		u.RawQuery = q.Encode()
-		return u.String()
-	}
-	return dsn + " search_path=" + schema
-}
-
-// schema makes a new schema and returns a DSN that uses it.
+// schema makes a new schema and returns a DSN that uses it (see pgtest).
 func schema(t testing.TB) string {
 	t.Helper()
-	dsn := baseDSN()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		msg := fmt.Sprintf("no PostgreSQL at %s (set FLOW_TEST_POSTGRES_DSN): %v", dsn, err)
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	name := fmt.Sprintf("flowtest_%d_%08x", os.Getpid(), rand.Uint32())
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+name); err != nil {
-		conn.Close(ctx)
-		t.Fatal(err)
-	}
-	conn.Close(ctx)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, dsn)
-		if err != nil {
-			t.Errorf("dropping schema %s: %v", name, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA "+name+" CASCADE"); err != nil {
-			t.Errorf("dropping schema %s: %v", name, err)
-		}
-	})
-	return withSearchPath(t, dsn, name)
+	dsn, _ := pgtest.Schema(t, "flowtest")
+	return dsn
 }
 
 func open(t testing.TB, dsn string) *postgres.Store {
