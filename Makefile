@@ -29,6 +29,7 @@ demo: build
 	run examples/retry/retry.flow.hcl -p failures=2; \
 	run examples/fanout/fanout.flow.hcl -p max_lines=20; \
 	run examples/batch/batch.flow.hcl; \
+	run examples/bankfile/bankfile.flow.hcl; \
 	run examples/settlement/settlement.flow.hcl; \
 	run examples/poll/poll.flow.hcl -p delay=200ms -p interval=50ms
 

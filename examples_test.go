@@ -11,10 +11,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -104,6 +106,19 @@ var exCases = map[string][]exCase{
 			msg := flow.MessageOf(res.Err)
 			if flow.StepOf(res.Err) != "main/convert" || !strings.Contains(msg, "skip limit 2 reached") ||
 				!strings.Contains(msg, "data/payments.csv:1704") {
+				t.Errorf("error: %v", res.Err)
+			}
+		}},
+	},
+	"bankfile": {
+		{name: "defaults", outParam: "out", status: flow.Completed, check: func(t *testing.T, res *flow.Result, tmp string) {
+			exWantOutput(t, res, "movements", "24")
+			exBankFiles(t, filepath.Join(tmp, "out"), 24, "21326.21")
+		}},
+		{name: "trailer count wrong", outParam: "out", params: exStrings("file", "data/statement-20261121.dat"), status: flow.Failed, check: func(t *testing.T, res *flow.Result, tmp string) {
+			msg := flow.MessageOf(res.Err)
+			if flow.StepOf(res.Err) != "main/convert" || !strings.Contains(msg, "data/statement-20261121.dat@1053 (record 14, trailer): field count") ||
+				!strings.Contains(msg, "the trailer counts 13 body records, the file has 12") {
 				t.Errorf("error: %v", res.Err)
 			}
 		}},
@@ -276,6 +291,73 @@ func exBatchFiles(t *testing.T, dir string) {
 	amounts := read("amounts.csv")
 	if len(amounts) != 2001 || amounts[0] != "id,account,amount" {
 		t.Errorf("amounts.csv: %d lines, header %q", len(amounts), amounts[0])
+	}
+}
+
+// exBankFiles checks what examples/bankfile writes to dir: n movements
+// with exact amounts summing to total (the trailer's), and in large.jsonl
+// those of 1,000 or more either way, in the same order.
+func exBankFiles(t *testing.T, dir string, n int, total string) {
+	t.Helper()
+	cents := func(a json.Number) int64 {
+		if !regexp.MustCompile(`^-?\d+\.\d\d$`).MatchString(a.String()) {
+			t.Fatalf("amount %s is not an exact decimal with two places", a)
+		}
+		v, err := strconv.ParseInt(strings.Replace(a.String(), ".", "", 1), 10, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	read := func(name string) []map[string]any {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []map[string]any
+		for i, line := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
+			dec := json.NewDecoder(strings.NewReader(line))
+			dec.UseNumber()
+			var r map[string]any
+			if err := dec.Decode(&r); err != nil {
+				t.Fatalf("%s:%d: %v", name, i+1, err)
+			}
+			out = append(out, r)
+		}
+		return out
+	}
+	all, large := read("movements.jsonl"), read("large.jsonl")
+	if len(all) != n {
+		t.Errorf("movements.jsonl has %d lines, want %d", len(all), n)
+	}
+	var sum int64
+	var want []string
+	for i, r := range all {
+		if len(r) != 7 || r["tag"] != "D" || len(r["account"].(string)) != 11 || r["description"] == "" {
+			t.Errorf("movements.jsonl:%d: %v", i+1, r)
+		}
+		if _, err := time.Parse(time.RFC3339, r["value_date"].(string)); err != nil {
+			t.Errorf("movements.jsonl:%d: value_date: %v", i+1, err)
+		}
+		c := cents(r["amount"].(json.Number))
+		sum += c
+		if c >= 100000 || c <= -100000 {
+			want = append(want, r["reference"].(string))
+		}
+	}
+	sign, abs := "", sum
+	if sum < 0 {
+		sign, abs = "-", -sum
+	}
+	if got := fmt.Sprintf("%s%d.%02d", sign, abs/100, abs%100); got != total {
+		t.Errorf("the amounts sum to %s, the trailer says %s", got, total)
+	}
+	var got []string
+	for _, r := range large {
+		got = append(got, r["reference"].(string))
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("large.jsonl holds %v, want %v", got, want)
 	}
 }
 

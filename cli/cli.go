@@ -57,6 +57,11 @@ type cli struct {
 	logLevel       string
 	storeFlag      string
 	leaseFlag      string
+	quiet          bool
+	// display draws batch progress on a terminal (nil: progress is
+	// logged); terminal, when set, replaces the check that stderr is one.
+	display  *progressDisplay
+	terminal func() (width func() int, ok bool)
 	// signals delivers SIGINT/SIGTERM; tests replace it.
 	signals func() (<-chan os.Signal, func())
 }
@@ -123,6 +128,7 @@ store refused to start the execution), 3 stopped.`,
 	}
 	root.PersistentFlags().StringVar(&c.logFormat, "log-format", "text", "log format on stderr: text or json")
 	root.PersistentFlags().StringVar(&c.logLevel, "log-level", "info", "least level logged: debug, info, warn or error")
+	root.PersistentFlags().BoolVarP(&c.quiet, "quiet", "q", false, "no progress and no info lines: only warnings, errors and the result")
 	root.PersistentFlags().StringVar(&c.storeFlag, "store", "", "where executions are kept: a bbolt file, or a postgres:// URL (default $FLOW_STORE, else "+defaultStore+")")
 	root.PersistentFlags().StringVar(&c.leaseFlag, "lease", "", "how long an execution stays owned without a heartbeat (default $FLOW_LEASE, else 30s)")
 	_ = root.PersistentFlags().MarkHidden("lease")
@@ -136,10 +142,13 @@ func (c *cli) logger() (*slog.Logger, error) {
 	if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {
 		return nil, &exitError{exitUsage, fmt.Sprintf("--log-level %q: use debug, info, warn or error", c.logLevel)}
 	}
+	if c.quiet {
+		level = max(level, slog.LevelWarn)
+	}
 	opts := &slog.HandlerOptions{Level: level}
 	switch c.logFormat {
 	case "text":
-		return slog.New(slog.NewTextHandler(c.stderr, opts)), nil
+		return slog.New(slog.NewTextHandler(c.logWriter(), opts)), nil
 	case "json":
 		return slog.New(slog.NewJSONHandler(c.stderr, opts)), nil
 	}
@@ -312,13 +321,14 @@ func (c *cli) exec(f *flow.Flow, params map[string]cty.Value, output string, log
 	// instead of killing the process.
 	sigs, stopSignals := c.signals()
 	defer stopSignals()
-	eng := &flow.Engine{Observer: logObserver(logger), Logger: logger}
+	eng := &flow.Engine{Observer: c.observer(logger), Logger: logger}
 	r, err := eng.Start(ctx, f, flow.RunOptions{Params: params})
 	if err != nil {
 		return &exitError{exitUsage, flow.MessageOf(err)}
 	}
 	c.watch(r, sigs, abort, logger, nil)
 	res := r.Wait()
+	c.endProgress()
 	if err := c.printResult(output, f, res); err != nil {
 		return err
 	}

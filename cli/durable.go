@@ -53,7 +53,7 @@ func (c *cli) runDurable(output string, logger *slog.Logger, mustExist bool, beg
 			defer os.Remove(st.running)
 		}
 	}
-	eng := &flow.Engine{Observer: logObserver(logger), Logger: logger}
+	eng := &flow.Engine{Observer: c.observer(logger), Logger: logger}
 	r, err := sess.Start(ctx, eng, f, params)
 	if err != nil {
 		return &exitError{exitUsage, flow.MessageOf(err)}
@@ -65,6 +65,7 @@ func (c *cli) runDurable(output string, logger *slog.Logger, mustExist bool, beg
 		_ = st.RequestStop(ctx, id)
 	})
 	res, werr := sess.Wait(ctx, r, f)
+	c.endProgress()
 	if err := c.printResult(output, f, res); err != nil {
 		return err
 	}
@@ -136,7 +137,7 @@ func (c *cli) sayResuming(logger *slog.Logger, sess *store.Session) {
 	}
 	msg := fmt.Sprintf("resuming execution %d of flow %s (%s); %d %s will not run again",
 		sess.Execution.ID, sess.Execution.Flow, how, n, steps)
-	if c.logFormat == "json" {
+	if c.logFormat == "json" || c.quiet {
 		logger.Info(msg, "execution_id", sess.ExecutionID(), "resumed_from", strconv.FormatInt(prev.ID, 10), "restored", n)
 		return
 	}

@@ -134,7 +134,7 @@ func outputs(e *store.Execution) (map[string]cty.Value, error) {
 	if len(e.Outputs) == 0 {
 		return out, nil
 	}
-	v, err := ctyjson.Unmarshal(e.Outputs, cty.DynamicPseudoType)
+	v, err := flow.UnmarshalValue(e.Outputs)
 	if err != nil {
 		return nil, fmt.Errorf("outputs of execution %d: %w", e.ID, err)
 	}

@@ -63,11 +63,15 @@ func (c *cli) graphCmd() *cobra.Command {
 	var format, flowName string
 	cmd := &cobra.Command{
 		Use:   "graph FILE|DIR",
-		Short: "Draw a flow as a Mermaid or Graphviz DOT graph",
+		Short: "Draw a flow as a Mermaid or Graphviz DOT graph, or an SVG picture",
 		Long: `Print the flow's step tree as a Mermaid flowchart (paste it into any
-Markdown viewer that renders Mermaid) or as Graphviz DOT (dot -Tsvg).`,
+Markdown viewer that renders Mermaid), as Graphviz DOT (dot -Tsvg), or as
+an SVG picture laid out by flow itself (open it in a browser): steps top
+down, what a step holds below it, parallel branches side by side, catch
+and finally dashed to the right.`,
 		Example: `  flow graph settle.flow.hcl > settle.mmd
-  flow graph settle.flow.hcl --format dot | dot -Tsvg > settle.svg`,
+  flow graph settle.flow.hcl --format svg > settle.svg
+  flow graph settle.flow.hcl --format dot | dot -Tpng > settle.png`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			set, err := c.load(args[0])
@@ -84,7 +88,7 @@ Markdown viewer that renders Mermaid) or as Graphviz DOT (dot -Tsvg).`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&format, "format", "mermaid", "mermaid or dot")
+	cmd.Flags().StringVar(&format, "format", "mermaid", "mermaid, dot or svg")
 	cmd.Flags().StringVar(&flowName, "flow", "", "which flow to draw when the file or directory holds several")
 	return cmd
 }

@@ -9,9 +9,10 @@ import (
 )
 
 // WriteGraph renders the flow's step tree as a Mermaid flowchart
-// ("mermaid") or a Graphviz digraph ("dot"). Sequences are drawn as chains,
-// parallel children and fork bodies as fans, choose branches with their
-// condition, catch and finally as dashed edges.
+// ("mermaid"), a Graphviz digraph ("dot") or an SVG picture ("svg", laid
+// out here: no Graphviz needed). Sequences are drawn as chains, parallel
+// children and fork bodies as fans, choose branches with their condition,
+// catch and finally as dashed edges.
 func (f *Flow) WriteGraph(w io.Writer, format string) error {
 	g := &grapher{}
 	g.expand(f.Root, g.node(f.Root))
@@ -52,8 +53,10 @@ func (f *Flow) WriteGraph(w io.Writer, format string) error {
 			fmt.Fprintf(w, "  %s -> %s%s;\n", e.from, e.to, extra)
 		}
 		fmt.Fprintln(w, "}")
+	case "svg":
+		return g.writeSVG(w, f.Name)
 	default:
-		return Errorf(KindUsage, "unknown graph format %q: use mermaid or dot", format)
+		return Errorf(KindUsage, "unknown graph format %q: use mermaid, dot or svg", format)
 	}
 	return nil
 }
@@ -62,6 +65,9 @@ type gnode struct{ id, label string }
 type gedge struct {
 	from, to, label string
 	dashed          bool
+	// next marks the edge from a step to the one after it in a sequence
+	// (the others go from a step to what it holds).
+	next bool
 }
 
 type grapher struct {
@@ -129,7 +135,7 @@ func (g *grapher) seq(parent string, s *Seq, label string) {
 		case i == 0:
 			g.edges = append(g.edges, gedge{from: parent, to: cid, label: label})
 		default:
-			g.edges = append(g.edges, gedge{from: prev, to: cid})
+			g.edges = append(g.edges, gedge{from: prev, to: cid, next: true})
 		}
 		g.expand(c, cid)
 		prev = cid

@@ -9,7 +9,7 @@
 //	flow prune --older-than AGE
 //	flow validate FILE...
 //	flow fmt [--check] FILE...
-//	flow graph FILE [--format mermaid|dot]
+//	flow graph FILE [--format mermaid|dot|svg]
 //	flow version
 //
 // Executions are kept in a store: --store or FLOW_STORE, a bbolt file

@@ -134,6 +134,7 @@ func TestGraph(t *testing.T) {
 	for _, tc := range []struct{ format, golden string }{
 		{"mermaid", "graph.mermaid.golden"},
 		{"dot", "graph.dot.golden"},
+		{"svg", "graph.svg.golden"},
 		{"", "graph.mermaid.golden"}, // the default, after -update wrote it
 	} {
 		t.Run(tc.format, func(t *testing.T) {
@@ -159,9 +160,9 @@ func TestGraph(t *testing.T) {
 		})
 	}
 
-	r := run(t, "graph", filepath.Join("testdata", "graph.flow.hcl"), "--format", "svg")
+	r := run(t, "graph", filepath.Join("testdata", "graph.flow.hcl"), "--format", "png")
 	wantCode(t, r, 2)
-	wantContains(t, "stderr", r.stderr, "svg")
+	wantContains(t, "stderr", r.stderr, "use mermaid, dot or svg")
 	if r.stdout != "" {
 		t.Errorf("stdout should be empty:\n%s", r.stdout)
 	}
