@@ -349,16 +349,17 @@ flow "t" {
 	}
 }
 
-// Under retry each attempt gets the whole timeout: three attempts of 150ms
-// each under a 400ms timeout take longer than the timeout in all, yet none
-// times out.
+// Under retry each attempt gets the whole timeout: three attempts of 500ms
+// each under a 1200ms timeout take longer than the timeout in all, yet none
+// times out (the margin is wide so that a loaded machine does not make an
+// attempt time out).
 func TestTimeoutIsPerAttempt(t *testing.T) {
 	params, counter := counterParams(t, 3)
 	res, rec := flowtest.Run(t, `
 flow "t" {`+counterDecl+`
   exec "slow" {
-    command = ["sh", "-c", "sleep 0.15; ${param.script}", "sh", param.counter, param.succeed_on]
-    timeout = "400ms"
+    command = ["sh", "-c", "sleep 0.5; ${param.script}", "sh", param.counter, param.succeed_on]
+    timeout = "1200ms"
     retry {
       max_attempts = 3
       strategy     = "constant"
