@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/function"
@@ -123,6 +124,11 @@ func fileFunc(src fileSource) function.Function {
 			b, err := src.read(args[0].AsString())
 			if err != nil {
 				return cty.NilVal, function.NewArgError(0, err)
+			}
+			if !utf8.Valid(b) {
+				// The store keeps strings as UTF-8 (JSON): such bytes would
+				// come back changed in a resumed run.
+				return cty.NilVal, function.NewArgErrorf(0, "%s is not UTF-8 text", args[0].AsString())
 			}
 			return cty.StringVal(string(b)), nil
 		},

@@ -19,7 +19,8 @@ func jsonUnmarshal(data []byte, v any) error {
 	}
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
-		return fmt.Errorf("expected a JSON object of param values: %s", err)
+		// Not err itself: it names Go types (map[string]json.SimpleJSONValue).
+		return fmt.Errorf("expected a JSON object of param values, found %s", te.Value)
 	}
 	return err
 }

@@ -45,10 +45,22 @@ func MarshalValue(v cty.Value) ([]byte, error) {
 	return append(buf, '}'), nil
 }
 
-// UnmarshalValue decodes what MarshalValue wrote.
-func UnmarshalValue(b []byte) (cty.Value, error) {
+// UnmarshalValue decodes what MarshalValue wrote. Bytes that do not hold
+// such a value (a damaged store) give an error, never a panic: go-cty's
+// decoder panics on some, such as a tuple with fewer elements than its
+// type.
+func UnmarshalValue(b []byte) (v cty.Value, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			v, err = cty.NilVal, fmt.Errorf("invalid value: %v", r)
+		}
+	}()
 	return ctyjson.Unmarshal(b, cty.DynamicPseudoType)
 }
+
+// maxExp bounds the binary exponent of the numbers MarshalValue encodes:
+// far beyond any float64 (2^±1024), and at most 2467 digits.
+const maxExp = 8192
 
 func appendValue(buf []byte, v cty.Value) ([]byte, error) {
 	if v.IsNull() {
@@ -64,13 +76,21 @@ func appendValue(buf []byte, v cty.Value) ([]byte, error) {
 		return append(buf, b...), nil
 	case ty == cty.Number:
 		bf := v.AsBigFloat()
+		if bf.IsInf() {
+			return nil, fmt.Errorf("cannot encode an infinite number")
+		}
+		if e := bf.MantExp(nil); e > maxExp || e < -maxExp {
+			// Writing it in decimal would take minutes and gigabytes.
+			return nil, fmt.Errorf("cannot encode a number beyond 2^±%d (about 1e±2466)", maxExp)
+		}
 		if bf.IsInt() {
 			if i, acc := bf.Int64(); acc == big.Exact {
 				return strconv.AppendInt(buf, i, 10), nil
 			}
-		}
-		if bf.IsInf() {
-			return nil, fmt.Errorf("cannot encode an infinite number")
+			// Every digit: the shortest form at a float64's precision
+			// (pow(2, 80) as 1208925819614629200000000) reads back as
+			// another integer at cty's 512 bits.
+			return bf.Append(buf, 'f', 0), nil
 		}
 		return bf.Append(buf, 'f', -1), nil
 	case ty == cty.Bool:

@@ -46,7 +46,9 @@ func (r *rt) ctyToJS(v cty.Value, freeze bool) goja.Value {
 		o := r.vm.NewObject()
 		for it := v.ElementIterator(); it.Next(); {
 			k, e := it.Element()
-			_ = o.Set(k.AsString(), r.ctyToJS(e, freeze))
+			// An own property whatever the key: Set("__proto__", ...)
+			// would replace the object's prototype and lose the key.
+			_ = o.DefineDataProperty(k.AsString(), r.ctyToJS(e, freeze), goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_TRUE)
 		}
 		return r.frozen(o, freeze)
 	}
@@ -61,6 +63,12 @@ func (r *rt) frozen(o *goja.Object, freeze bool) goja.Value {
 }
 
 func (r *rt) numberToJS(bf *big.Float) goja.Value {
+	if e := bf.MantExp(nil); e > 1100 || e < -1100 {
+		// Beyond any double (1e99999999): printing it in decimal, as
+		// below, would take minutes.
+		f, _ := bf.Float64()
+		return r.vm.ToValue(f)
+	}
 	if bf.IsInt() {
 		if i, acc := bf.Int64(); acc == big.Exact {
 			return r.intToJS(i)

@@ -84,7 +84,7 @@ func runCall(ctx context.Context, x *flow.Exec) (cty.Value, error) {
 	}
 	set, diags := x.Flow().Loader().LoadFrom(path, x.Flow())
 	if diags.HasErrors() {
-		return cty.NilVal, flow.Errorf(flow.KindFailed, "call %s: %s", path, diagText(diags))
+		return cty.NilVal, flow.Errorf(flow.KindFailed, "%s: call %s: %s", flow.Pos(x.Node.Attr("flow").Expr.Range()), path, diagText(diags))
 	}
 	name, err := x.String("name")
 	if err != nil {

@@ -11,7 +11,6 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/sourcegraph/conc/pool"
 	"github.com/zclconf/go-cty/cty"
-	ctyjson "github.com/zclconf/go-cty/cty/json"
 
 	"github.com/flowbatch/flow/flow"
 )
@@ -377,7 +376,7 @@ func runFork(ctx context.Context, x *flow.Exec) (cty.Value, error) {
 	}
 	var coll cty.Value
 	if resumed && len(p.Items) > 0 {
-		if coll, err = ctyjson.Unmarshal(p.Items, cty.DynamicPseudoType); err != nil {
+		if coll, err = flow.UnmarshalValue(p.Items); err != nil {
 			return cty.NilVal, fmt.Errorf("fork items saved by the earlier execution: %w", err)
 		}
 	} else if coll, err = x.Attr("for_each"); err != nil {
@@ -408,7 +407,7 @@ func runFork(ctx context.Context, x *flow.Exec) (cty.Value, error) {
 		elems = append(elems, elem{k, v})
 	}
 	if !resumed || len(p.Items) == 0 {
-		items, err := ctyjson.Marshal(coll, cty.DynamicPseudoType)
+		items, err := flow.MarshalValue(coll)
 		if err != nil {
 			return cty.NilVal, fmt.Errorf("save fork items: %w", err)
 		}

@@ -163,12 +163,15 @@ func runExec(ctx context.Context, x *flow.Exec) (cty.Value, error) {
 				return cty.NilVal, &flow.Error{Kind: flow.KindExit, Msg: fmt.Sprintf("%s: %s", argv[0], ee.String())}
 			}
 		default:
-			return cty.NilVal, &flow.Error{Kind: flow.KindFailed, Msg: fmt.Sprintf("cannot run %q (in %s)", argv[0], dir), Err: unwrapExecErr(err)}
+			return cty.NilVal, &flow.Error{Kind: flow.KindFailed, Msg: fmt.Sprintf("%s: cannot run %q (in %s)",
+				flow.Pos(x.Node.Attr("command").Expr.Range()), argv[0], dir), Err: unwrapExecErr(err)}
 		}
 	}
 	out := cty.ObjectVal(map[string]cty.Value{
-		"stdout":    cty.StringVal(stdout.String()),
-		"stderr":    cty.StringVal(stderr.String()),
+		// Bytes that are not UTF-8 become U+FFFD now, not when the outputs
+		// are saved: a resumed run sees what this one saw.
+		"stdout":    cty.StringVal(strings.ToValidUTF8(stdout.String(), "\uFFFD")),
+		"stderr":    cty.StringVal(strings.ToValidUTF8(stderr.String(), "\uFFFD")),
 		"exit_code": cty.NumberIntVal(int64(code)),
 	})
 	if !slices.Contains(allowed, code) {

@@ -397,7 +397,7 @@ func decodeState(r StepRecord) (flow.StepState, error) {
 		Started: r.Started, Ended: r.Ended, Progress: r.Progress, Counters: r.Counters,
 		ErrorKind: r.ErrorKind, Error: r.Error}
 	if len(r.Outputs) > 0 {
-		v, err := ctyjson.Unmarshal(r.Outputs, cty.DynamicPseudoType)
+		v, err := flow.UnmarshalValue(r.Outputs)
 		if err != nil {
 			return st, fmt.Errorf("outputs: %w", err)
 		}
@@ -409,7 +409,7 @@ func decodeState(r StepRecord) (flow.StepState, error) {
 			return st, fmt.Errorf("assignments: %w", err)
 		}
 		for _, a := range as {
-			v, err := ctyjson.Unmarshal(a.Value, cty.DynamicPseudoType)
+			v, err := flow.UnmarshalValue(a.Value)
 			if err != nil {
 				return st, fmt.Errorf("variable %s: %w", a.Name, err)
 			}

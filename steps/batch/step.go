@@ -344,7 +344,7 @@ func runStep(ctx context.Context, x *flow.Exec) (cty.Value, error) {
 	}
 	reader, err := lookupReader(rb.Label(0)).New(rcfg)
 	if err != nil {
-		return cty.NilVal, flow.Errorf(flow.KindFailed, "reader %q: %v", rb.Label(0), err)
+		return cty.NilVal, flow.Errorf(flow.KindFailed, "%s: reader %q: %v", flow.Pos(rb.Range), rb.Label(0), err)
 	}
 	if c, ok := reader.(io.Closer); ok {
 		closers = append(closers, c)
@@ -357,7 +357,7 @@ func runStep(ctx context.Context, x *flow.Exec) (cty.Value, error) {
 		}
 		p, err := lookupProcessor(pb.Label(0)).New(cfg)
 		if err != nil {
-			return cty.NilVal, flow.Errorf(flow.KindFailed, "processor %q: %v", pb.Label(0), err)
+			return cty.NilVal, flow.Errorf(flow.KindFailed, "%s: processor %q: %v", flow.Pos(pb.Range), pb.Label(0), err)
 		}
 		procs = append(procs, p)
 	}
@@ -369,10 +369,10 @@ func runStep(ctx context.Context, x *flow.Exec) (cty.Value, error) {
 		}
 		w, err := lookupWriter(wb.Label(0)).New(cfg)
 		if err != nil {
-			return cty.NilVal, flow.Errorf(flow.KindFailed, "writer %q: %v", wb.Label(1), err)
+			return cty.NilVal, flow.Errorf(flow.KindFailed, "%s: writer %q: %v", flow.Pos(wb.Range), wb.Label(1), err)
 		}
 		closers = append(closers, w)
-		nw := namedWriter{name: wb.Label(1), w: w}
+		nw := namedWriter{name: wb.Label(1), where: flow.Pos(wb.Range), w: w}
 		if src := cfg.String("filter"); src != "" {
 			ex := currentExpressions()
 			if ex == nil {
@@ -422,7 +422,7 @@ func runStep(ctx context.Context, x *flow.Exec) (cty.Value, error) {
 		// that counts it.
 		for _, w := range writers {
 			if err := w.w.Sync(); err != nil {
-				return fmt.Errorf("writer %q: %w", w.name, err)
+				return fmt.Errorf("%s: writer %q: %w", w.where, w.name, err)
 			}
 		}
 		return x.Checkpoint(progress{Checkpoint: cp, Run: p.Run})
@@ -647,6 +647,7 @@ func (p *chained) Process(c *Chunk, r *record.Record, emit func(*record.Record))
 
 type namedWriter struct {
 	name   string
+	where  string // the writer block's position in the flow file
 	w      Writer
 	filter func(c *Chunk, r *record.Record) (bool, error)
 }
@@ -659,7 +660,7 @@ type tee struct {
 func (t *tee) Setup(task *Task) error {
 	for _, w := range t.writers {
 		if err := w.w.Setup(task); err != nil {
-			return fmt.Errorf("writer %q: %w", w.name, err)
+			return fmt.Errorf("%s: writer %q: %w", w.where, w.name, err)
 		}
 	}
 	return nil

@@ -27,8 +27,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -132,8 +134,15 @@ func Open(path string, opts *Options) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("store %s: %w", path, err)
 	}
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: o.Timeout, NoSync: o.NoSync})
+	if err := checkPages(path); err != nil {
+		return nil, err
+	}
+	db, err := openFaultSafe(path, &bbolt.Options{Timeout: o.Timeout, NoSync: o.NoSync})
 	if err != nil {
+		var d *damagedError
+		if errors.As(err, &d) {
+			return nil, err
+		}
 		switch {
 		case errors.Is(err, berrors.ErrTimeout):
 			return nil, inUse(path, o.Timeout)
@@ -145,6 +154,10 @@ func Open(path string, opts *Options) (*Store, error) {
 			return nil, fmt.Errorf("%s is not a flow store: not a bbolt database (%v)", path, err)
 		}
 		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	if err := checkSize(db, path); err != nil {
+		db.Close()
+		return nil, err
 	}
 	host, _ := os.Hostname()
 	s := &Store{db: db, path: path, host: host}
@@ -158,6 +171,103 @@ func Open(path string, opts *Options) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// damagedError is a store file that bbolt cannot read safely.
+type damagedError struct {
+	path string
+	why  string
+}
+
+func (e *damagedError) Error() string {
+	return fmt.Sprintf("store %s is damaged: %s; restore it from a copy, or move it away to start a new store", e.path, e.why)
+}
+
+// openFaultSafe is bbolt.Open, with a fault reading the memory-mapped file
+// (SIGBUS on a page past the end of a file cut short) an error instead of
+// a crash.
+func openFaultSafe(path string, opts *bbolt.Options) (db *bbolt.DB, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			db, err = nil, &damagedError{path, fmt.Sprintf("reading it failed (%v)", r)}
+		}
+	}()
+	return bbolt.Open(path, 0o600, opts)
+}
+
+// checkPages reads the meta pages of an existing file as bbolt does (the
+// valid one with the latest transaction wins) and refuses a file shorter
+// than the pages that meta counts, before bbolt maps it: reading a missing
+// page faults (SIGBUS), and a fault inside bbolt.Open leaves its file
+// locked. A file without a valid meta page is left to bbolt to report.
+func checkPages(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
+		return nil
+	}
+	// A page header (16 bytes), then the meta: magic, version, page size,
+	// flags, root bucket (16), freelist, high-water page id, txid,
+	// checksum (FNV-64a of the meta before it), in the machine's order.
+	const metaOff, metaLen = 16, 64
+	var best struct {
+		ok         bool
+		txid, need uint64
+	}
+	var pageSize uint64
+	for i := 0; i < 2; i++ {
+		off := int64(0)
+		if i == 1 {
+			if pageSize == 0 {
+				pageSize = uint64(os.Getpagesize())
+			}
+			off = int64(pageSize)
+		}
+		b := make([]byte, metaOff+metaLen)
+		if _, err := f.ReadAt(b, off); err != nil {
+			continue
+		}
+		m := b[metaOff:]
+		h := fnv.New64a()
+		h.Write(m[:56])
+		if binary.NativeEndian.Uint32(m[0:]) != 0xED0CDAED || binary.NativeEndian.Uint32(m[4:]) != 2 ||
+			binary.NativeEndian.Uint64(m[56:]) != h.Sum64() {
+			continue
+		}
+		ps := uint64(binary.NativeEndian.Uint32(m[8:]))
+		if i == 0 {
+			pageSize = ps
+		}
+		if txid := binary.NativeEndian.Uint64(m[48:]); !best.ok || txid > best.txid {
+			best.ok, best.txid, best.need = true, txid, binary.NativeEndian.Uint64(m[40:])*ps
+		}
+	}
+	if best.ok && uint64(fi.Size()) < best.need {
+		return &damagedError{path, fmt.Sprintf("the file has %d bytes, but its pages take %d (was it cut short?)", fi.Size(), best.need)}
+	}
+	return nil
+}
+
+// checkSize refuses a file shorter than the pages its meta page counts:
+// reading one of the missing pages later would crash the process.
+func checkSize(db *bbolt.DB, path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("store %s: %w", path, err)
+	}
+	var need int64
+	if err := db.View(func(tx *bbolt.Tx) error { need = tx.Size(); return nil }); err != nil {
+		return fmt.Errorf("store %s: %w", path, err)
+	}
+	if fi.Size() < need {
+		return &damagedError{path, fmt.Sprintf("the file has %d bytes, but its pages take %d (was it cut short?)", fi.Size(), need)}
+	}
+	return nil
 }
 
 // Path is the file of the store.

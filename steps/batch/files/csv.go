@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"unicode/utf8"
 	"unsafe"
 
 	"github.com/zclconf/go-cty/cty"
@@ -361,6 +362,10 @@ func trimBlank(s string) string {
 // slices of it.
 func (r *csvReader) fast(line []byte, ln int64, vals []record.Value) *csvBadRow {
 	s := r.str(trimEOL(line))
+	if i := invalidUTF8(s); i >= 0 {
+		start := strings.LastIndexByte(s[:i], r.delim) + 1
+		return r.badUTF8(s, ln, strings.Count(s[:i], string(r.delim)), i-start, s[i])
+	}
 	nf := len(vals)
 	k, p := 0, 0
 	if !r.typed && !r.trim {
@@ -476,6 +481,14 @@ func (r *csvReader) careful(first []byte, off, ln int64, vals []record.Value) *c
 		return bad
 	}
 	s := r.str(r.fb)
+	if i := invalidUTF8(s); i >= 0 {
+		k, start := 0, 0
+		for k < len(r.ends)-1 && r.ends[k] <= i {
+			start = r.ends[k]
+			k++
+		}
+		return r.badUTF8(string(trimEOL(r.raw)), ln, k, i-start, s[i])
+	}
 	if len(r.ends) != len(vals) {
 		return r.ragged(string(trimEOL(r.raw)), ln, len(r.ends))
 	}
@@ -487,6 +500,30 @@ func (r *csvReader) careful(first []byte, off, ln int64, vals []record.Value) *c
 		p = e
 	}
 	return nil
+}
+
+// invalidUTF8 returns the index of the first byte of s that is not
+// UTF-8, or -1.
+func invalidUTF8(s string) int {
+	if utf8.ValidString(s) {
+		return -1
+	}
+	for i := 0; i < len(s); {
+		c, n := utf8.DecodeRuneInString(s[i:])
+		if c == utf8.RuneError && n == 1 {
+			return i
+		}
+		i += n
+	}
+	return -1
+}
+
+// badUTF8 is a row with bytes that are not UTF-8 (a file in another
+// encoding): an error, rather than text that writers would mangle.
+// field is the field's index, off the offset of the byte b in it.
+func (r *csvReader) badUTF8(raw string, ln int64, field, off int, b byte) *csvBadRow {
+	return &csvBadRow{where: r.where(ln), raw: raw, err: fmt.Errorf("field %s: byte %d (0x%02X) is not UTF-8: convert the file to UTF-8",
+		r.fieldName(field), off+1, b)}
 }
 
 func (r *csvReader) fieldName(k int) string {

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/zclconf/go-cty/cty"
 )
@@ -86,7 +87,7 @@ func FuzzCSVReader(f *testing.F) {
 			t.Fatalf("stopped at offset %d of %d", r.in.offset, len(data))
 		}
 		// Compare with encoding/csv.
-		if header || trim || comment || bytes.ContainsRune(data, '\r') || bytes.HasPrefix(data, utf8BOM) {
+		if header || trim || comment || bytes.ContainsRune(data, '\r') || bytes.HasPrefix(data, utf8BOM) || !utf8.Valid(data) {
 			return
 		}
 		cr := csv.NewReader(bytes.NewReader(data))

@@ -48,12 +48,13 @@ type fileWriter struct {
 	path    string // resolved path
 	display string // path as configured, for messages
 
-	mu     sync.Mutex
-	f      *os.File
-	offset int64
-	meta   json.RawMessage
-	prefix []byte
-	pool   sync.Pool // of *[]byte: chunk buffers, reused after their commit
+	mu      sync.Mutex
+	f       *os.File
+	regular bool // false for a device such as /dev/null: no truncation, no fsync
+	offset  int64
+	meta    json.RawMessage
+	prefix  []byte
+	pool    sync.Pool // of *[]byte: chunk buffers, reused after their commit
 }
 
 // fileWriterState is what a file writer keeps in the checkpoint.
@@ -109,11 +110,14 @@ func (w *fileWriter) open(t *batch.Task) (json.RawMessage, error) {
 		if err != nil {
 			return nil, err
 		}
-		fi, err := f.Stat()
-		if err != nil {
-			_ = f.Close()
-			return nil, err
-		}
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	w.regular = fi.Mode().IsRegular()
+	if resumed && w.regular {
 		if fi.Size() < st.Offset {
 			_ = f.Close()
 			return nil, fmt.Errorf("%s: cannot resume: the file has %d bytes, fewer than the %d committed: it was changed or replaced since the checkpoint",
@@ -199,10 +203,21 @@ func (w *fileWriter) writeLocked(b []byte) error {
 	if w.f == nil {
 		return fmt.Errorf("%s: writer %q is not open", w.display, w.name)
 	}
-	n, err := w.f.WriteAt(b, w.offset)
+	var n int
+	var err error
+	if w.regular {
+		n, err = w.f.WriteAt(b, w.offset)
+	} else {
+		n, err = w.f.Write(b) // a device has no offsets (a pipe refuses WriteAt)
+	}
 	if err != nil {
-		// What was written past the offset is cut by the next resume, or
-		// overwritten by the next write.
+		// Cut what this write left past the offset (a full disk takes part
+		// of it, and n may not count it), so that the file holds only
+		// whole committed chunks; the next resume cuts it again, should
+		// this fail too.
+		if w.regular {
+			_ = w.f.Truncate(w.offset)
+		}
 		return fmt.Errorf("write %s: %w", w.display, err)
 	}
 	w.offset += int64(n)
@@ -218,8 +233,8 @@ func (w *fileWriter) stateLocked() []byte {
 func (w *fileWriter) sync() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.f == nil {
-		return nil
+	if w.f == nil || !w.regular {
+		return nil // fsync of /dev/null fails with EINVAL
 	}
 	return w.f.Sync()
 }

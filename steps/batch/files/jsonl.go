@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"sync/atomic"
+	"unicode/utf8"
 
 	"github.com/zclconf/go-cty/cty"
 
@@ -114,8 +115,11 @@ func (r *jsonlReader) Load(c *batch.Chunk, max int) ([]*record.Record, error) {
 			if len(body) == 0 {
 				continue
 			}
-			rec, err = record.DecodeJSON(body, &r.schemas)
-			if err == nil {
+			if !utf8.Valid(body) {
+				// encoding/json would read it as U+FFFD: text lost unseen.
+				i := invalidUTF8(string(body))
+				err = fmt.Errorf("byte %d (0x%02X) is not UTF-8: convert the file to UTF-8", i+1, body[i])
+			} else if rec, err = record.DecodeJSON(body, &r.schemas); err == nil {
 				err = r.convert(rec)
 			}
 			line = body

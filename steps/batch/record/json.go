@@ -3,8 +3,12 @@ package record
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"math"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -21,7 +25,11 @@ func AppendJSON(b []byte, v Value) ([]byte, error) {
 	case Decimal:
 		return appendDecimal(b, v.n, v.scale), nil
 	case Float:
-		return strconv.AppendFloat(b, v.float(), 'g', -1, 64), nil
+		f := v.float()
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return nil, fmt.Errorf("cannot write %v as JSON", f)
+		}
+		return strconv.AppendFloat(b, f, 'g', -1, 64), nil
 	case Bool:
 		return strconv.AppendBool(b, v.n != 0), nil
 	case Time:
@@ -93,6 +101,11 @@ func DecodeJSON(data []byte, schemas *Schemas) (*Record, error) {
 	}
 	r, err := decodeObject(dec, schemas)
 	if err != nil {
+		if errors.Is(err, io.EOF) {
+			// encoding/json says only "EOF"; keep the fields before it.
+			path := strings.TrimSuffix(err.Error(), io.EOF.Error())
+			return nil, errors.New(path + "the line ends before the JSON object is closed")
+		}
 		return nil, err
 	}
 	if dec.More() {

@@ -195,6 +195,9 @@ func (v Value) Map() (*Record, bool) {
 // Text returns the value's text form: what CSV writes. Null is "",
 // decimals keep their scale ("10.50"), timestamps are RFC 3339.
 func (v Value) Text() string {
+	if v.kind == String {
+		return v.s // no copy: partition keys and lookups call this per record
+	}
 	return string(v.AppendText(nil))
 }
 
@@ -280,6 +283,9 @@ func pow10(s int32) int64 {
 func appendDecimal(b []byte, units int64, scale int32) []byte {
 	if scale <= 0 {
 		b = strconv.AppendInt(b, units, 10)
+		if units == 0 {
+			return b // not "00": JSON has no leading zeros
+		}
 		for i := int32(0); i < -scale; i++ {
 			b = append(b, '0')
 		}
@@ -389,6 +395,10 @@ func ParseDecimal(s string) (Value, error) {
 	}
 	sc := int64(scale) - exp
 	for sc < 0 {
+		if units == 0 {
+			sc = 0 // "0e2000000000": no two billion multiplications
+			break
+		}
 		if units > math.MaxInt64/10 {
 			return Value{}, fmt.Errorf("decimal %q: %w", s, ErrRange)
 		}

@@ -134,7 +134,15 @@ type Schemas struct {
 
 // Get returns the untyped schema of these names, made once.
 func (c *Schemas) Get(names []string) (*Schema, error) {
-	key := strings.Join(names, "\x00")
+	// Each name with its length: joined with a separator, ["a\x00b"] and
+	// ["a", "b"], or [] and [""], would share a schema.
+	var kb strings.Builder
+	for _, n := range names {
+		kb.WriteString(strconv.Itoa(len(n)))
+		kb.WriteByte(':')
+		kb.WriteString(n)
+	}
+	key := kb.String()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if s, ok := c.m[key]; ok {

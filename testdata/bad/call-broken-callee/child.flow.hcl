@@ -1,0 +1,4 @@
+# The mistake is here.
+flow "child" {
+  log "x" { message = param.missing }
+}

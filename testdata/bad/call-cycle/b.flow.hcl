@@ -1,0 +1,4 @@
+# b calls a back.
+flow "b" {
+  call "a" { flow = "a.flow.hcl" }
+}

@@ -1,0 +1,4 @@
+# A flow that calls itself.
+flow "me" {
+  call "again" { flow = "main.flow.hcl" }
+}

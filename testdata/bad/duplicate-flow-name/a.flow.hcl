@@ -1,0 +1,4 @@
+# Two files of a directory declare the same flow.
+flow "same" {
+  log "a" { message = "a" }
+}

@@ -1,0 +1,4 @@
+# each.value outside a fork.
+flow "each" {
+  log "hello" { message = "${each.value}" }
+}

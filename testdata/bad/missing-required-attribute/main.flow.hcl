@@ -1,0 +1,4 @@
+# An exec step without its command.
+flow "required" {
+  exec "run" {}
+}

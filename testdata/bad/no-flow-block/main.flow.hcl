@@ -1,0 +1,2 @@
+# Steps outside any flow block.
+log "hello" { message = "hi" }

@@ -1,0 +1,6 @@
+# An attribute without its value.
+flow "missing" {
+  sleep "nap" {
+    duration =
+  }
+}

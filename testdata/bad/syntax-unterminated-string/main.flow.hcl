@@ -1,0 +1,4 @@
+# A string that is never closed.
+flow "strings" {
+  log "hello" { message = "hi }
+}

@@ -1,0 +1,4 @@
+# A list where a string is expected.
+flow "types" {
+  log "hello" { message = ["a", "b"] }
+}

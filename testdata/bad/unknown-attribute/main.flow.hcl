@@ -1,0 +1,4 @@
+# A misspelt attribute.
+flow "attrs" {
+  log "hello" { mesage = "hi" }
+}

@@ -1,0 +1,4 @@
+# A function that does not exist.
+flow "funcs" {
+  log "hello" { message = uppercase("hi") }
+}
