@@ -33,10 +33,20 @@ demo: build
 	run examples/settlement/settlement.flow.hcl; \
 	run examples/poll/poll.flow.hcl -p delay=200ms -p interval=50ms
 
-# Benchmarks arrive with the benchmark harness; until then, the Go
-# micro-benchmarks.
+# The benchmark harness (bench/, docs/performance.md): the batch engine
+# against a hand-written Go baseline in one run, medians of interleaved
+# runs, ratios and PASS/MISS against the targets. make bench takes up to
+# ~15 minutes and writes bin/bench.json; make bench-quick about a minute.
+# BENCH_FLAGS adds flags (-only 1,2 -cpuprofile DIR ...; go run ./bench -h).
+BENCH_FLAGS ?=
+.PHONY: bench-quick
+
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+	@mkdir -p bin
+	$(GO) run ./bench -out bin/bench.json $(BENCH_FLAGS)
+
+bench-quick:
+	$(GO) run ./bench -quick $(BENCH_FLAGS)
 
 clean:
 	rm -rf bin
@@ -63,3 +73,22 @@ chaos:
 chaos-soak:
 	$(GO) test ./internal/chaos -run 'TestChaos$$' -count=1 -v -timeout 3h -chaos.runs=1000 -chaos.delay=2ms
 	$(GO) test ./internal/chaos -run 'TestChaos$$' -count=1 -v -timeout 3h -chaos.runs=1000 -chaos.delay=50ms
+
+# Fuzzing: every Fuzz function of the tree, one after the other (go test
+# runs one fuzz target at a time), each for FUZZTIME. make test runs their
+# seed corpora (f.Add and testdata/fuzz/NAME) as ordinary tests; an input
+# that fails is written to testdata/fuzz/NAME of its package: keep it
+# there as a regression test.
+FUZZTIME ?= 30s
+
+.PHONY: fuzz
+
+fuzz:
+	@set -e; \
+	for file in $$(grep -rl --include='*_test.go' '^func Fuzz' . | sort); do \
+		pkg=$$(dirname $$file); \
+		for name in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$file); do \
+			echo "== $$pkg $$name ($(FUZZTIME))"; \
+			$(GO) test $$pkg -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME); \
+		done; \
+	done

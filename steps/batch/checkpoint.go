@@ -1,6 +1,9 @@
 package batch
 
-import "sort"
+import (
+	"slices"
+	"sort"
+)
 
 // Checkpoint is how far a run got: enough to resume it without losing or
 // repeating an item. Chunks commit out of order when workers run
@@ -48,15 +51,60 @@ type loadBatch struct {
 type tracker struct {
 	batches []loadBatch // not yet wholly committed, in load order
 	done    []Range     // committed items, merged and sorted
+	// Scratch space of markDone, kept between calls.
+	sorted []int64
+	adding []Range
+	merged []Range
 }
 
 func (t *tracker) addBatch(b loadBatch) { t.batches = append(t.batches, b) }
 
-// markDone records items as committed.
+// markDone records items as committed. A chunk's items are sorted and
+// made into ranges, then merged with the committed ones in one pass:
+// inserting them one at a time shifted the ranges once per item when a
+// partitioned chunk's items are scattered over the input.
 func (t *tracker) markDone(seqs []int64) {
-	for _, s := range seqs {
-		t.done = insertRange(t.done, Range{s, s + 1})
+	if len(seqs) < 8 {
+		for _, s := range seqs {
+			t.done = insertRange(t.done, Range{s, s + 1})
+		}
+		return
 	}
+	t.sorted = append(t.sorted[:0], seqs...)
+	slices.Sort(t.sorted)
+	add := t.adding[:0]
+	for _, s := range t.sorted {
+		if n := len(add); n > 0 && s <= add[n-1].To {
+			add[n-1].To = max(add[n-1].To, s+1)
+			continue
+		}
+		add = append(add, Range{s, s + 1})
+	}
+	t.adding = add
+	// The merged ranges go to the spare slice, which becomes done; the old
+	// done is the next spare (checkpoints copy ranges, nothing else keeps
+	// them).
+	t.merged = mergeRanges(t.merged[:0], t.done, add)
+	t.done, t.merged = t.merged, t.done
+}
+
+// mergeRanges appends to out the union of a and b, two sorted lists of
+// merged ranges, merged in turn (touching ranges become one).
+func mergeRanges(out, a, b []Range) []Range {
+	for len(a) > 0 || len(b) > 0 {
+		var r Range
+		if len(b) == 0 || (len(a) > 0 && a[0].From <= b[0].From) {
+			r, a = a[0], a[1:]
+		} else {
+			r, b = b[0], b[1:]
+		}
+		if n := len(out); n > 0 && r.From <= out[n-1].To {
+			out[n-1].To = max(out[n-1].To, r.To)
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 // insertRange adds r to the sorted, merged ranges rs, merging it with

@@ -150,11 +150,17 @@ func (p *plain[T]) close() {}
 // Partitions is the number of micro-queues items are hashed into.
 const Partitions = 32768
 
+// queue is a micro-queue: items[head:] wait. A queue is kept once made
+// and its array reused (at most Partitions of them): making one per
+// item and dropping it when drained cost two allocations per item.
 type queue[T any] struct {
 	items []item[T]
+	head  int
 	busy  bool
 	ready bool // listed in dispatcher.ready
 }
+
+func (q *queue[T]) waiting() int { return len(q.items) - q.head }
 
 // dispatcher keeps loaded items in micro-queues by the hash of their key.
 // A worker takes items from queues no other worker holds and holds them
@@ -258,9 +264,12 @@ func (d *dispatcher[T]) next(c *Chunk) ([]item[T], func(), error) {
 			q.ready = false
 			q.busy = true
 			held = append(held, id)
-			n := min(len(q.items), max-len(got))
-			got = append(got, q.items[:n]...)
-			q.items = q.items[n:]
+			n := min(q.waiting(), max-len(got))
+			got = append(got, q.items[q.head:q.head+n]...)
+			clear(q.items[q.head : q.head+n]) // keep no item alive
+			if q.head += n; q.head == len(q.items) {
+				q.items, q.head = q.items[:0], 0
+			}
 		}
 		if len(got) > 0 {
 			d.buffered -= len(got)
@@ -279,11 +288,9 @@ func (d *dispatcher[T]) release(held []uint32) {
 	for _, id := range held {
 		q := d.queues[id]
 		q.busy = false
-		if len(q.items) > 0 && !q.ready {
+		if q.waiting() > 0 && !q.ready {
 			q.ready = true
 			d.ready = append(d.ready, id)
-		} else if len(q.items) == 0 {
-			delete(d.queues, id)
 		}
 	}
 	d.cond.Broadcast()
