@@ -156,9 +156,10 @@ func FuzzValueJournal(f *testing.F) {
 	f.Fuzz(func(t *testing.T, src string) {
 		if !utf8.ValidString(src) {
 			// Strings are UTF-8 in the journal (JSON): invalid bytes would
-			// come back as U+FFFD. The steps that take text from outside
-			// (exec's stdout and stderr, file(), SQL rows) make it valid
-			// UTF-8 first, so that a resumed run sees what the first one saw.
+			// come back as U+FFFD. What takes text from outside makes it
+			// valid UTF-8 first (exec's stdout and stderr, SQL rows) or
+			// refuses it (file(), the CSV and JSONL readers), so that a
+			// resumed run sees what the first one saw.
 			return
 		}
 		expr, diags := hclsyntax.ParseExpression([]byte(src), "x.hcl", hcl.InitialPos)
@@ -469,5 +470,25 @@ func TestScriptOddValues(t *testing.T) {
 		if res.Err != nil || !res.Outputs["v"].RawEquals(tc.want) {
 			t.Errorf("%s: got %#v, %v; want %#v", flow.FormatValue(tc.want), res.Outputs["v"], res.Err, tc.want)
 		}
+	}
+}
+
+// file() of a file that is not UTF-8 (Latin-1) made a string the store
+// could not keep as it was: a resumed run saw U+FFFD instead. It is an
+// error now.
+func TestFileNotUTF8(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "latin1.txt"), []byte("caf\xe9"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "utf8.txt"), []byte("café"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	file := flow.Functions(dir)["file"]
+	if v, err := file.Call([]cty.Value{cty.StringVal("latin1.txt")}); err == nil || !strings.Contains(err.Error(), "not UTF-8") {
+		t.Errorf("file(latin1.txt) = %#v, %v", v, err)
+	}
+	if v, err := file.Call([]cty.Value{cty.StringVal("utf8.txt")}); err != nil || v.AsString() != "café" {
+		t.Errorf("file(utf8.txt) = %#v, %v", v, err)
 	}
 }
