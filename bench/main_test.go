@@ -35,12 +35,21 @@ func TestHarnessSmall(t *testing.T) {
 	dir := t.TempDir()
 	c := &config{N: 3000, SQLN: 2500, Steps: 300, Runs: 1, Rounds: 1, Seed: 3, Big: true, Dir: dir,
 		CPUProfile: filepath.Join(dir, "prof"), MemProfile: filepath.Join(dir, "prof")}
+	if raceEnabled {
+		// One of each kind of child: batch (Go, JS, partitions), SQL,
+		// engine overhead, and the kill and resume.
+		c.Only = []string{"go-c2-part", "js", "sqlite-writer", "loop-bolt", "resume-c1"}
+	}
 	var log bytes.Buffer
 	rep, err := runHarness(context.Background(), c, &log)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, log.String())
 	}
-	for _, w := range plan(c) {
+	ws, err := selectWorkloads(plan(c), c.Only)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range ws {
 		r := rep.Results[w.Name]
 		if r == nil {
 			t.Errorf("%s: no result", w.Name)
@@ -63,6 +72,9 @@ func TestHarnessSmall(t *testing.T) {
 		}
 	}
 	for _, name := range []string{"resume-c1", "resume-c2-part"} {
+		if rep.Results[name] == nil {
+			continue
+		}
 		e := rep.Results[name].Samples[0].Extra
 		if e["bound"] == 0 {
 			t.Errorf("%s: extra %v", name, e)
@@ -71,7 +83,7 @@ func TestHarnessSmall(t *testing.T) {
 	}
 	var out bytes.Buffer
 	rep.print(&out)
-	for _, want := range []string{"baseline", "go-c2-part", "µs/step", "PASS", "target"} {
+	for _, want := range []string{"baseline", "go-c2-part", "µs/step", "target"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("the table lacks %q:\n%s", want, out.String())
 		}
