@@ -186,6 +186,26 @@ func writeJSON(w io.Writer, v any) error {
 	return nil
 }
 
+// openExecution opens the store and reads the execution an EXEC_ID
+// argument names; the caller closes the store.
+func (c *cli) openExecution(ctx context.Context, arg string) (*openedStore, *store.Execution, error) {
+	id, err := parseID(arg)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := c.openStore(ctx, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	e, err := st.Execution(ctx, id)
+	if err != nil {
+		err = notFound(err, id, st)
+		st.Close()
+		return nil, nil, err
+	}
+	return st, e, nil
+}
+
 func checkOutput(output string) error {
 	if output != "text" && output != "json" {
 		return &exitError{exitUsage, fmt.Sprintf("--output %q: use text or json", output)}
@@ -349,20 +369,12 @@ order of the tree, each with its path.`,
 			if err := checkOutput(output); err != nil {
 				return err
 			}
-			id, err := parseID(args[0])
-			if err != nil {
-				return err
-			}
 			ctx := context.Background()
-			st, err := c.openStore(ctx, true)
+			st, e, err := c.openExecution(ctx, args[0])
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			e, err := st.Execution(ctx, id)
-			if err != nil {
-				return notFound(err, id, st)
-			}
 			recs, err := stepsOf(ctx, st, e)
 			if err != nil {
 				return &exitError{exitUsage, fmt.Sprintf("store %s: %v", st.spec, err)}
@@ -789,20 +801,13 @@ abandoned, nor one that a live process still runs (stop it first).`,
 			if err := checkOutput(output); err != nil {
 				return err
 			}
-			id, err := parseID(args[0])
-			if err != nil {
-				return err
-			}
 			ctx := context.Background()
-			st, err := c.openStore(ctx, true)
+			st, e, err := c.openExecution(ctx, args[0])
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			e, err := st.Execution(ctx, id)
-			if err != nil {
-				return notFound(err, id, st)
-			}
+			id := e.ID
 			if err := st.Abandon(ctx, id); err != nil {
 				switch {
 				case errors.Is(err, store.ErrCompleted):
