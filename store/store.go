@@ -242,3 +242,32 @@ func MergeExecution(cur, exec *Execution) *Execution {
 	}
 	return &e
 }
+
+// Decide applies the rules of Begin and Resume to the last execution of an
+// instance: ErrOwned while a live owner runs it; a live execution whose
+// owner is gone is marked FAILED in place (tookOver: the caller stores
+// it); ErrCompleted for a completed one unless rerun; fresh when a new
+// instance must start (rerun, or the last execution was abandoned).
+func Decide(last *Execution, rerun bool, alive func(Owner) bool, now time.Time) (fresh, tookOver bool, err error) {
+	if last == nil {
+		return false, false, nil
+	}
+	if last.Live() {
+		if !last.OwnerGone(alive, now) {
+			return false, false, fmt.Errorf("execution %d (%s): %w", last.ID, last.Owner, ErrOwned)
+		}
+		last.Status = flow.Failed
+		last.ExitStatus = string(flow.Failed)
+		last.Ended = now
+		last.Updated = now
+		last.Error = fmt.Sprintf("owner %s died or lost its lease", last.Owner)
+		tookOver = true
+	}
+	switch {
+	case rerun || last.Status == flow.Abandoned:
+		return true, tookOver, nil
+	case last.Status == flow.Completed:
+		return false, tookOver, fmt.Errorf("execution %d: %w", last.ID, ErrCompleted)
+	}
+	return false, tookOver, nil
+}

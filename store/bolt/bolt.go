@@ -570,29 +570,13 @@ func (s *Store) Resume(ctx context.Context, id int64, owner store.Owner, alive f
 // fresh reports whether a new instance must be made. A live execution of a
 // gone owner is marked FAILED.
 func (t *tx) decide(last *store.Execution, rerun bool, alive func(store.Owner) bool, now time.Time) (fresh bool, err error) {
-	if last == nil {
-		return false, nil
-	}
-	if last.Live() {
-		if !last.OwnerGone(alive, now) {
-			return false, fmt.Errorf("execution %d (%s): %w", last.ID, last.Owner, store.ErrOwned)
-		}
-		last.Status = flow.Failed
-		last.ExitStatus = string(flow.Failed)
-		last.Ended = now
-		last.Updated = now
-		last.Error = fmt.Sprintf("owner %s died or lost its lease", last.Owner)
-		if err := t.putExecution(last); err != nil {
-			return false, err
+	fresh, tookOver, err := store.Decide(last, rerun, alive, now)
+	if tookOver {
+		if perr := t.putExecution(last); perr != nil {
+			return false, perr
 		}
 	}
-	switch {
-	case rerun || last.Status == flow.Abandoned:
-		return true, nil
-	case last.Status == flow.Completed:
-		return false, fmt.Errorf("execution %d: %w", last.ID, store.ErrCompleted)
-	}
-	return false, nil
+	return fresh, err
 }
 
 func (t *tx) start(inst *store.Instance, prev *store.Execution, file string, params map[string]string, owner store.Owner, now time.Time) (*store.Begun, error) {

@@ -139,26 +139,8 @@ func (s *Store) Resume(ctx context.Context, id int64, owner store.Owner, alive f
 // fresh reports whether a new instance must be made. A live execution of a
 // gone owner is marked FAILED.
 func (s *Store) decide(last *store.Execution, rerun bool, alive func(store.Owner) bool, now time.Time) (fresh bool, err error) {
-	if last == nil {
-		return false, nil
-	}
-	if last.Live() {
-		if !last.OwnerGone(alive, now) {
-			return false, fmt.Errorf("execution %d (%s): %w", last.ID, last.Owner, store.ErrOwned)
-		}
-		last.Status = flow.Failed
-		last.ExitStatus = string(flow.Failed)
-		last.Ended = now
-		last.Updated = now
-		last.Error = fmt.Sprintf("owner %s died or lost its lease", last.Owner)
-	}
-	switch {
-	case rerun || last.Status == flow.Abandoned:
-		return true, nil
-	case last.Status == flow.Completed:
-		return false, fmt.Errorf("execution %d: %w", last.ID, store.ErrCompleted)
-	}
-	return false, nil
+	fresh, _, err = store.Decide(last, rerun, alive, now)
+	return fresh, err
 }
 
 func (s *Store) latest(instID int64) *store.Execution {

@@ -394,31 +394,15 @@ func (s *Store) Resume(ctx context.Context, id int64, owner store.Owner, alive f
 // fresh reports whether a new instance must be made. A live execution of a
 // gone owner is marked FAILED.
 func decide(ctx context.Context, tx pgx.Tx, last *store.Execution, rerun bool, alive func(store.Owner) bool, now time.Time) (fresh bool, err error) {
-	if last == nil {
-		return false, nil
-	}
-	if last.Live() {
-		if !last.OwnerGone(alive, now) {
-			return false, fmt.Errorf("execution %d (%s): %w", last.ID, last.Owner, store.ErrOwned)
-		}
-		last.Status = flow.Failed
-		last.ExitStatus = string(flow.Failed)
-		last.Ended = now
-		last.Updated = now
-		last.Error = fmt.Sprintf("owner %s died or lost its lease", last.Owner)
-		_, err := tx.Exec(ctx, `UPDATE flow_executions SET status = $2, exit_status = $3, ended = $4, updated = $4, error = $5
+	fresh, tookOver, err := store.Decide(last, rerun, alive, now)
+	if tookOver {
+		_, perr := tx.Exec(ctx, `UPDATE flow_executions SET status = $2, exit_status = $3, ended = $4, updated = $4, error = $5
 			WHERE id = $1`, last.ID, string(last.Status), last.ExitStatus, now, last.Error)
-		if err != nil {
-			return false, err
+		if perr != nil {
+			return false, perr
 		}
 	}
-	switch {
-	case rerun || last.Status == flow.Abandoned:
-		return true, nil
-	case last.Status == flow.Completed:
-		return false, fmt.Errorf("execution %d: %w", last.ID, store.ErrCompleted)
-	}
-	return false, nil
+	return fresh, err
 }
 
 func start(ctx context.Context, tx pgx.Tx, inst *store.Instance, prev *store.Execution, file string, params map[string]string, owner store.Owner, now time.Time) (*store.Begun, error) {
