@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -231,7 +230,7 @@ func (d *BatchDriver) Reference(ctx context.Context, dir string) (*BatchRound, e
 // ended by itself do not count: the round may end with fewer.
 func (d *BatchDriver) Round(ctx context.Context, dir string, seed uint64) (*BatchRound, error) {
 	d.defaults()
-	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	rng := newRand(seed)
 	r := d.newRound(dir, seed)
 	kills := 1 + rng.IntN(d.MaxKills)
 	for n := 1; ; n++ {
@@ -241,13 +240,7 @@ func (d *BatchDriver) Round(ctx context.Context, dir string, seed uint64) (*Batc
 		sig, delay := None, time.Duration(0)
 		if kills > 0 {
 			sig = Kill
-			if rng.IntN(8) == 0 {
-				// Now and then while the process starts and takes the
-				// execution over.
-				delay = time.Duration(rng.Int64N(int64(40 * time.Millisecond)))
-			} else {
-				delay = time.Duration(rng.Int64N(int64(d.Span)))
-			}
+			delay = randomDelay(rng, d.Span)
 		}
 		a, err := d.attempt(ctx, r, n, sig, delay)
 		if a != nil {

@@ -254,7 +254,7 @@ func (d *Driver) newRound(dir string, seed uint64) *Round {
 // Round.Verdict.
 func (d *Driver) Round(ctx context.Context, dir string, seed uint64) (*Round, error) {
 	d.defaults()
-	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	rng := newRand(seed)
 	r := d.newRound(dir, seed)
 	interrupts := 1 + rng.IntN(d.MaxInterrupts)
 	for n := 1; ; n++ {
@@ -267,13 +267,7 @@ func (d *Driver) Round(ctx context.Context, dir string, seed uint64) (*Round, er
 			if rng.Float64() < d.TermRatio {
 				sig = Term
 			}
-			if rng.IntN(8) == 0 {
-				// Now and then very early: while the process starts, opens
-				// the store and takes the execution over.
-				delay = time.Duration(rng.Int64N(int64(40 * time.Millisecond)))
-			} else {
-				delay = time.Duration(rng.Int64N(int64(d.Span)))
-			}
+			delay = randomDelay(rng, d.Span)
 		}
 		a, err := d.attempt(ctx, r, n, sig, delay)
 		if a != nil {
@@ -679,4 +673,17 @@ func CheckFile(path string) error {
 		return fmt.Errorf("bbolt check of %s: %w", path, errors.Join(errs...))
 	}
 	return nil
+}
+
+// newRand returns the seeded generator of a round's delays.
+func newRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)) }
+
+// randomDelay picks when to interrupt a run: mostly anywhere in span, and
+// now and then very early, while the process starts, opens the store and
+// takes the execution over.
+func randomDelay(rng *rand.Rand, span time.Duration) time.Duration {
+	if rng.IntN(8) == 0 {
+		return time.Duration(rng.Int64N(int64(40 * time.Millisecond)))
+	}
+	return time.Duration(rng.Int64N(int64(span)))
 }
