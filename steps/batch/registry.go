@@ -6,6 +6,7 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/flowbatch/flow/flow"
@@ -118,6 +119,11 @@ type ReaderType struct {
 	Attrs   []flow.Attr
 	Blocks  []flow.BlockType
 	New     func(c *Config) (Reader, error)
+	// Check, when set, checks a reader block when the flow is loaded
+	// (flow validate, and before a run): what its constant values say
+	// that Attrs cannot, such as the types a schema names. b's attributes
+	// have been checked against Attrs already.
+	Check func(n *flow.Node, b *flow.Block) hcl.Diagnostics
 }
 
 // ProcessorType describes a processor.
@@ -135,6 +141,8 @@ type WriterType struct {
 	Attrs   []flow.Attr
 	Blocks  []flow.BlockType
 	New     func(c *Config) (Writer, error)
+	// Check is ReaderType.Check for a writer block.
+	Check func(n *flow.Node, b *flow.Block) hcl.Diagnostics
 }
 
 var registry = struct {

@@ -168,7 +168,7 @@ func checkStep(n *flow.Node) hcl.Diagnostics {
 			}
 		}
 	}
-	return diags
+	return append(diags, checkComponents(n)...)
 }
 
 // evalConfig evaluates a component block into its Config.

@@ -27,6 +27,7 @@ func init() {
 		Summary: "Reads a CSV file (RFC 4180): one record per row, fields named by the header or by columns, typed by schema.",
 		Attrs:   csvReaderAttrs,
 		New:     func(c *batch.Config) (batch.Reader, error) { return newCSVReader(c) },
+		Check:   checkCSVReader,
 	})
 }
 

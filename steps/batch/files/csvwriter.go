@@ -19,6 +19,7 @@ func init() {
 		Summary: "Writes records to a CSV file (RFC 4180), exactly once: a resumed run cuts the file back to its last checkpoint.",
 		Attrs:   csvWriterAttrs,
 		New:     func(c *batch.Config) (batch.Writer, error) { return newCSVWriter(c) },
+		Check:   checkCSVWriter,
 	})
 }
 

@@ -1,6 +1,7 @@
 package files
 
 import (
+	"errors"
 	"fmt"
 	"math/big"
 	"strings"
@@ -307,6 +308,7 @@ func init() {
 		Summary: "Reads a fixed-width or binary record file (header, body and trailer records of fixed-length fields with padding, alignment and text or binary codecs); emits the body records.",
 		Attrs:   fixedReaderAttrs,
 		Blocks:  FixedBlocks,
+		Check:   checkFixed,
 		New: func(cfg *batch.Config) (batch.Reader, error) {
 			c, err := fileAttrs(cfg, "reader", fixedReaderAttrs)
 			if err != nil {
@@ -324,6 +326,7 @@ func init() {
 		Summary: "Writes a fixed-width or binary record file: a header once, the records, and a trailer with counts and sums when the step completes; exactly once across restarts.",
 		Attrs:   fixedWriterAttrs,
 		Blocks:  FixedBlocks,
+		Check:   checkFixed,
 		New: func(cfg *batch.Config) (batch.Writer, error) {
 			c, err := fileAttrs(cfg, "writer", fixedWriterAttrs)
 			if err != nil {
@@ -433,59 +436,70 @@ func fixedFieldList(v cty.Value) ([]*FixedField, error) {
 	i := 0
 	for it := v.ElementIterator(); it.Next(); i++ {
 		_, e := it.Element()
-		et := e.Type()
-		if e.IsNull() || !(et.IsObjectType() || et.IsMapType()) {
-			return nil, fmt.Errorf("fields[%d] must be an object, such as { name = \"id\", length = 8 }", i)
-		}
-		attrs := map[string]cty.Value{}
-		name := ""
-		for eit := e.ElementIterator(); eit.Next(); {
-			k, ev := eit.Element()
-			key := k.AsString()
-			if key == "name" {
-				if ev.IsNull() || ev.Type() != cty.String {
-					return nil, fmt.Errorf("fields[%d]: name must be a string", i)
-				}
-				name = ev.AsString()
-				continue
-			}
-			var spec *flow.Attr
-			for j := range fixedFieldAttrs {
-				if fixedFieldAttrs[j].Name == key {
-					spec = &fixedFieldAttrs[j]
-				}
-			}
-			if spec == nil {
-				return nil, fmt.Errorf("fields[%d]: unknown attribute %q (a field takes name, %s)", i, key, strings.Join(fixedFieldAttrNames(), ", "))
-			}
-			if ev.IsNull() {
-				continue
-			}
-			cv, err := convert.Convert(ev, spec.Type)
-			if err == nil {
-				err = flow.CheckValue(cv, spec)
-			}
-			if err != nil {
-				return nil, fmt.Errorf("fields[%d]: %s: %v", i, key, err)
-			}
-			attrs[key] = cv
-		}
-		if name == "" {
-			for k := range attrs {
-				if k != "length" && k != "pad" {
-					return nil, fmt.Errorf("fields[%d]: a filler (an object with no name) takes only length and pad, not %s", i, k)
-				}
-			}
-			out = append(out, &FixedField{Length: int(fixedAttrInt(attrs, "length", 0)), Pad: fixedAttrString(attrs, "pad", " ")})
-			continue
-		}
-		f, err := fixedFieldFromAttrs(name, attrs)
+		f, _, err := fixedFieldFromValue(e)
 		if err != nil {
+			if errors.Is(err, errFieldNotObject) {
+				return nil, fmt.Errorf("fields[%d] %w", i, err)
+			}
 			return nil, fmt.Errorf("fields[%d]: %w", i, err)
 		}
 		out = append(out, f)
 	}
 	return out, nil
+}
+
+var errFieldNotObject = errors.New("must be an object, such as { name = \"id\", length = 8 }")
+
+// fixedFieldFromValue reads one object of a fields list. key names the
+// attribute at fault, when the error is about one.
+func fixedFieldFromValue(e cty.Value) (f *FixedField, key string, err error) {
+	et := e.Type()
+	if e.IsNull() || !(et.IsObjectType() || et.IsMapType()) {
+		return nil, "", errFieldNotObject
+	}
+	attrs := map[string]cty.Value{}
+	name := ""
+	for eit := e.ElementIterator(); eit.Next(); {
+		k, ev := eit.Element()
+		key := k.AsString()
+		if key == "name" {
+			if ev.IsNull() || ev.Type() != cty.String {
+				return nil, key, fmt.Errorf("name must be a string")
+			}
+			name = ev.AsString()
+			continue
+		}
+		var spec *flow.Attr
+		for j := range fixedFieldAttrs {
+			if fixedFieldAttrs[j].Name == key {
+				spec = &fixedFieldAttrs[j]
+			}
+		}
+		if spec == nil {
+			return nil, key, fmt.Errorf("unknown attribute %q (a field takes name, %s)", key, strings.Join(fixedFieldAttrNames(), ", "))
+		}
+		if ev.IsNull() {
+			continue
+		}
+		cv, err := convert.Convert(ev, spec.Type)
+		if err == nil {
+			err = flow.CheckValue(cv, spec)
+		}
+		if err != nil {
+			return nil, key, fmt.Errorf("%s: %v", key, err)
+		}
+		attrs[key] = cv
+	}
+	if name == "" {
+		for k := range attrs {
+			if k != "length" && k != "pad" {
+				return nil, k, fmt.Errorf("a filler (an object with no name) takes only length and pad, not %s", k)
+			}
+		}
+		return &FixedField{Length: int(fixedAttrInt(attrs, "length", 0)), Pad: fixedAttrString(attrs, "pad", " ")}, "", nil
+	}
+	f, err = fixedFieldFromAttrs(name, attrs)
+	return f, "", err
 }
 
 func fixedFieldAttrNames() []string {

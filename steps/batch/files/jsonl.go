@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"unicode/utf8"
 
+	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/flowbatch/flow/flow"
@@ -23,6 +24,7 @@ func init() {
 		Summary: "Reads a JSON Lines file: one JSON object per line, its members the record's fields in order.",
 		Attrs:   jsonlReaderAttrs,
 		New:     func(c *batch.Config) (batch.Reader, error) { return newJSONLReader(c) },
+		Check:   checkSchema,
 	})
 	batch.RegisterWriter(&batch.WriterType{
 		Name:    "jsonl",
@@ -30,6 +32,12 @@ func init() {
 		Attrs:   jsonlWriterAttrs,
 		New:     func(c *batch.Config) (batch.Writer, error) { return newJSONLWriter(c) },
 	})
+}
+
+// checkSchema is the load-time check of the jsonl reader: the types its
+// schema names.
+func checkSchema(_ *flow.Node, b *flow.Block) hcl.Diagnostics {
+	return batch.CheckSchema(b.Attrs["schema"])
 }
 
 var jsonlReaderAttrs = []flow.Attr{
