@@ -3,6 +3,7 @@ package sqldb
 import (
 	"context"
 	"database/sql"
+	sqldriver "database/sql/driver"
 	"errors"
 	"fmt"
 	"io"
@@ -16,7 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
 	"github.com/zclconf/go-cty/cty"
-	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	"modernc.org/sqlite"
 
 	"github.com/flowbatch/flow/flow"
 )
@@ -185,12 +186,18 @@ func openBlock(x *flow.Exec, b *flow.Block) (*Datasource, error) {
 func OpenDSN(name, driver, dsn, dir string, maxOpen int) (*Datasource, error) {
 	ds := &Datasource{Name: name}
 	var sqlDriver, conn string
+	var connector sqldriver.Connector // SQLite and MySQL: keeps the writer's statements
 	memory := false
 	switch driver {
 	case SQLite:
-		ds.Driver, sqlDriver = SQLite, "sqlite"
+		ds.Driver = SQLite
 		conn, memory = sqliteDSN(dsn, dir)
 		ds.shown = dsn
+		c, err := sqlite.NewConnector(conn)
+		if err != nil {
+			return nil, ds.wrap(err, "open")
+		}
+		connector = stmtConnector{c}
 	case Postgres, "postgresql":
 		ds.Driver, sqlDriver = Postgres, "pgx"
 		cfg, err := pgx.ParseConfig(dsn)
@@ -202,7 +209,7 @@ func OpenDSN(name, driver, dsn, dir string, maxOpen int) (*Datasource, error) {
 		conn = dsn
 		ds.shown = redactURL(dsn)
 	case MySQL, "mariadb":
-		ds.Driver, sqlDriver = MySQL, "mysql"
+		ds.Driver = MySQL
 		cfg, err := mysql.ParseDSN(dsn)
 		if err != nil {
 			return nil, &Error{Datasource: name, Op: "dsn", msg: scrub(err.Error(), mysqlPassword(dsn)), err: err}
@@ -214,7 +221,11 @@ func OpenDSN(name, driver, dsn, dir string, maxOpen int) (*Datasource, error) {
 		cfg.ParseTime = true
 		cfg.ClientFoundRows = true
 		cfg.MultiStatements = true
-		conn = cfg.FormatDSN()
+		c, err := mysql.NewConnector(cfg)
+		if err != nil {
+			return nil, ds.wrap(err, "open")
+		}
+		connector = stmtConnector{c}
 		shown := *cfg
 		if shown.Passwd != "" {
 			shown.Passwd = "xxxxx"
@@ -224,9 +235,14 @@ func OpenDSN(name, driver, dsn, dir string, maxOpen int) (*Datasource, error) {
 		return nil, flow.Errorf(flow.KindFailed, "datasource %q: unknown driver %q (use sqlite, postgres or mysql)", name, driver)
 	}
 	ds.dialect = dialect(ds.Driver)
-	db, err := sql.Open(sqlDriver, conn)
-	if err != nil {
-		return nil, ds.wrap(err, "open")
+	var db *sql.DB
+	if connector != nil {
+		db = sql.OpenDB(connector)
+	} else {
+		var err error
+		if db, err = sql.Open(sqlDriver, conn); err != nil {
+			return nil, ds.wrap(err, "open")
+		}
 	}
 	if memory {
 		// Every connection to :memory: is a database of its own: keep one,

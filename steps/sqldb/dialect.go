@@ -59,3 +59,47 @@ func (d dialect) maxParams() int {
 // does not always use an index for them, so the reader spells the
 // comparison out there.
 func (d dialect) rowValues() bool { return d != MySQL }
+
+// pieceRows is the row count of the next multi-row INSERT of n rows of
+// ncols columns. Row counts repeat from chunk to chunk, so that each
+// statement is prepared once per connection rather than parsed per chunk
+// (parsing a 1000-row INSERT cost SQLite more than running it):
+//
+//   - SQLite and PostgreSQL: pieces of 256 (SQLite) or 512 rows, then the
+//     remainder in powers of two (1000 rows: 256, 256, 256, 128, 64, 32,
+//     8), which bounds the statements a connection keeps to a dozen. A
+//     statement more costs SQLite microseconds, PostgreSQL a round trip.
+//   - MySQL: pieces of 1000 rows, then the remainder whole: a round trip
+//     costs more there, and its connections keep their 16 most recently
+//     used statements.
+//
+// Either way a statement stays within the database's bind parameters.
+func (d dialect) pieceRows(n, ncols int) int {
+	limit := 512
+	switch d {
+	case SQLite:
+		limit = 256
+	case MySQL:
+		limit = 1000
+	}
+	per := max(1, min(limit, d.maxParams()/max(1, ncols)))
+	if n >= per {
+		if d == MySQL {
+			return per
+		}
+		return floorPow2(per)
+	}
+	if d == MySQL {
+		return n
+	}
+	return floorPow2(n)
+}
+
+// floorPow2 is the largest power of two not above n (n ≥ 1).
+func floorPow2(n int) int {
+	p := 1
+	for p*2 <= n {
+		p *= 2
+	}
+	return p
+}

@@ -36,7 +36,8 @@ var Reader = &batch.ReaderType{
 		{Name: "key_range", Type: cty.List(cty.Number),
 			Doc: "[min, max] of the key for partitioning. Without it, each reader takes MIN and MAX of the key when it starts, so readers on other machines split the same range only if the table does not change meanwhile."},
 	},
-	New: newReader,
+	New:   newReader,
+	Check: checkComponent,
 }
 
 type reader struct {

@@ -175,6 +175,20 @@ func TestStepStaticChecks(t *testing.T) {
       table = "t"
     }
   }`, "A batch step cannot take a transaction"},
+		{`batch "b" {
+    reader "sql" {
+      datasource = "dv"
+      query = "SELECT 1 AS id"
+    }
+    writer "csv" { path = "out.csv" }
+  }`, `main.flow.hcl:10,20-24: Unknown datasource; There is no datasource "dv" in flow t (declared: db)`},
+		{`batch "b" {
+    reader "csv" { path = "in.csv" }
+    writer "sql" {
+      datasource = "nope"
+      table = "t"
+    }
+  }`, `main.flow.hcl:11,20-26: Unknown datasource; There is no datasource "nope" in flow t (declared: db)`},
 	} {
 		diags := flowtest.Diags(t, flowSrc(tc.body))
 		if !strings.Contains(diags.Error(), tc.want) {

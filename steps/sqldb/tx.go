@@ -22,6 +22,7 @@ type txState struct {
 	ds   *Datasource
 	conn *sql.Conn
 	tx   *sql.Tx
+	ctx  context.Context // the transaction's: database/sql rolls it back when this ends
 
 	mu        sync.Mutex // held while a statement runs and its rows are read
 	savepoint int        // savepoints made so far, for their names
@@ -40,7 +41,7 @@ func (d *Datasource) begin(ctx context.Context) (*txState, error) {
 		_ = conn.Close()
 		return nil, d.wrap(err, "begin")
 	}
-	return &txState{ds: d, conn: conn, tx: tx}, nil
+	return &txState{ds: d, conn: conn, tx: tx, ctx: ctx}, nil
 }
 
 func (t *txState) commit() error {
@@ -234,6 +235,15 @@ func checkDatasource(f *flow.Flow, a *hcl.Attribute) hcl.Diagnostics {
 	return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Unknown datasource",
 		Detail:  fmt.Sprintf("There is no datasource %q in flow %s (%s).", v.AsString(), f.Name, declared(names)),
 		Subject: a.Expr.Range().Ptr()}}
+}
+
+// checkComponent is the load-time check of the sql reader and writer:
+// their datasource must be one of the flow's.
+func checkComponent(n *flow.Node, b *flow.Block) hcl.Diagnostics {
+	if n.Flow == nil {
+		return nil
+	}
+	return checkDatasource(n.Flow, b.Attrs["datasource"])
 }
 
 // txBeginner opens the transactions a batch step runs its chunks in, on

@@ -32,7 +32,7 @@ const DefaultMarkerTable = "flowbatch_chunks"
 // Writer is the batch writer "sql".
 var Writer = &batch.WriterType{
 	Name: "sql",
-	Summary: "Writes records to a table with multi-row statements: insert, upsert (insert or update by key) or update. " +
+	Summary: "Writes records to a table: insert (multi-row INSERTs; COPY in PostgreSQL, where it stores the same), upsert (insert or update by key) or update. " +
 		"Each chunk's rows are written in one database transaction together with a marker of the chunk (execution, step, items), " +
 		"so that a resumed run recognises the chunks it already wrote: nothing is written twice, even though the checkpoint is kept elsewhere.",
 	Attrs: []flow.Attr{
@@ -47,7 +47,8 @@ var Writer = &batch.WriterType{
 		{Name: "marker_table", Type: cty.String, Default: cty.StringVal(DefaultMarkerTable),
 			Doc: "The table, created when missing, where the writer marks the chunks it committed. A finished step deletes its markers."},
 	},
-	New: newWriter,
+	New:   newWriter,
+	Check: checkComponent,
 }
 
 type writer struct {
@@ -67,9 +68,15 @@ type writer struct {
 	tb      *txBeginner
 	logger  *slog.Logger
 
-	hiMark int64 // the highest item an earlier execution marked, -1 for none
+	hiMark int64         // the end of the highest item an earlier execution marked, -1 for none
+	before []batch.Range // the items earlier executions marked, merged
 	mu     sync.Mutex
 	mine   []batch.Range // items this execution committed in transactions of the writer's own
+
+	sqlMu   sync.Mutex
+	sqlText map[sqlKey]string // the INSERT statements, by columns and rows
+	pg      *pgTable          // PostgreSQL, mode insert: what decides whether a run can COPY
+	noCopy  bool              // tests: INSERT even where COPY would do
 }
 
 func newWriter(c *batch.Config) (batch.Writer, error) {
@@ -208,13 +215,11 @@ func (w *writer) Setup(t *batch.Task) error {
 	if err := w.createMarkers(ctx); err != nil {
 		return err
 	}
-	var hi sql.NullInt64
-	q := "SELECT MAX(end_item) FROM " + w.markers + " WHERE run_key = " + w.d.param(1) + " AND step = " + w.d.param(2) + " AND writer = " + w.d.param(3)
-	if err := w.ds.DB.QueryRowContext(ctx, q, w.runKey, w.step, w.name).Scan(&hi); err != nil {
-		return w.ds.wrap(err, "read the chunk markers in %s", w.markers)
+	if err := w.loadMarkers(ctx); err != nil {
+		return err
 	}
-	if hi.Valid {
-		w.hiMark = hi.Int64
+	if w.d == Postgres && w.mode == ModeInsert {
+		w.pg = w.lookupPG(ctx)
 	}
 	t.OnTaskEnd(func(err error) {
 		if err != nil {
@@ -228,6 +233,42 @@ func (w *writer) Setup(t *batch.Task) error {
 			w.logger.Warn("could not delete the chunk markers of a finished step", "table", w.markers, "run_key", w.runKey, "error", err.Error())
 		}
 	})
+	return nil
+}
+
+// loadMarkers reads the markers earlier executions of the run left, once:
+// what a resumed chunk checks against. Asking the table for every chunk
+// cost a query returning every marker between the chunk's lowest and
+// highest item, which with partition_by (a chunk's items scattered over
+// the input, a marker per run of them) was most of the table each time.
+// Markers this execution writes in chunk transactions need not be read
+// back: a committed chunk is not processed again in the same execution.
+func (w *writer) loadMarkers(ctx context.Context) error {
+	q := "SELECT first_item, end_item FROM " + w.markers + " WHERE run_key = " + w.d.param(1) + " AND step = " + w.d.param(2) +
+		" AND writer = " + w.d.param(3) + " ORDER BY first_item"
+	rows, err := w.ds.DB.QueryContext(ctx, q, w.runKey, w.step, w.name)
+	if err != nil {
+		return w.ds.wrap(err, "read the chunk markers in %s", w.markers)
+	}
+	defer rows.Close()
+	var before []batch.Range
+	for rows.Next() {
+		var r batch.Range
+		if err := rows.Scan(&r.From, &r.To); err != nil {
+			return w.ds.wrap(err, "read the chunk markers in %s", w.markers)
+		}
+		// In order of first_item: merge with the last range or append.
+		if n := len(before); n > 0 && r.From <= before[n-1].To {
+			before[n-1].To = max(before[n-1].To, r.To)
+		} else {
+			before = append(before, r)
+		}
+		w.hiMark = max(w.hiMark, r.To)
+	}
+	if err := rows.Err(); err != nil {
+		return w.ds.wrap(err, "read the chunk markers in %s", w.markers)
+	}
+	w.before = before
 	return nil
 }
 
@@ -307,10 +348,7 @@ func (w *writer) write(ctx context.Context, t *txState, seqs []int64, items []*r
 	if t.done {
 		return w.ds.wrap(sql.ErrTxDone, "write")
 	}
-	done, err := w.written(ctx, t.tx, seqs)
-	if err != nil {
-		return err
-	}
+	done := w.written(seqs)
 	switch {
 	case done == len(seqs):
 		return nil // written and committed before: nothing to do
@@ -323,84 +361,38 @@ func (w *writer) write(ctx context.Context, t *txState, seqs []int64, items []*r
 		for j < len(items) && items[j].Schema == items[i].Schema {
 			j++
 		}
-		if err := w.writeRun(ctx, t.tx, items[i:j]); err != nil {
+		if err := w.writeRun(ctx, t, items[i:j]); err != nil {
 			return err
 		}
 		i = j
 	}
-	return w.mark(ctx, t.tx, seqs)
+	return w.mark(ctx, t, seqs)
 }
 
 // written counts the chunk's items that are already committed: by this
 // execution in a transaction of the writer's own (a chunk retried after
 // another writer failed), or by an earlier one (a resumed chunk).
-func (w *writer) written(ctx context.Context, tx *sql.Tx, seqs []int64) (int, error) {
-	if len(seqs) == 0 {
-		return 0, nil
-	}
-	lo, hi := seqs[0], seqs[0]
-	for _, s := range seqs {
-		lo, hi = min(lo, s), max(hi, s)
-	}
+func (w *writer) written(seqs []int64) int {
 	w.mu.Lock()
-	have := append([]batch.Range(nil), w.mine...)
-	w.mu.Unlock()
-	if lo < w.hiMark {
-		q := "SELECT first_item, end_item FROM " + w.markers + " WHERE run_key = " + w.d.param(1) + " AND step = " + w.d.param(2) +
-			" AND writer = " + w.d.param(3) + " AND first_item <= " + w.d.param(4) + " AND end_item > " + w.d.param(5)
-		rows, err := tx.QueryContext(ctx, q, w.runKey, w.step, w.name, hi, lo)
-		if err != nil {
-			return 0, w.ds.wrap(err, "read the chunk markers in %s", w.markers)
-		}
-		for rows.Next() {
-			var r batch.Range
-			if err := rows.Scan(&r.From, &r.To); err != nil {
-				rows.Close()
-				return 0, w.ds.wrap(err, "read the chunk markers in %s", w.markers)
-			}
-			have = insertRange(have, r)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return 0, w.ds.wrap(err, "read the chunk markers in %s", w.markers)
-		}
-	}
+	defer w.mu.Unlock()
 	n := 0
 	for _, s := range seqs {
-		if inRanges(have, s) {
+		if (s < w.hiMark && inRanges(w.before, s)) || inRanges(w.mine, s) {
 			n++
 		}
 	}
-	return n, nil
+	return n
 }
 
 // mark records the chunk's items as written, in its transaction.
-func (w *writer) mark(ctx context.Context, tx *sql.Tx, seqs []int64) error {
+func (w *writer) mark(ctx context.Context, t *txState, seqs []int64) error {
 	rs := ranges(seqs)
-	if len(rs) == 0 {
-		return nil
+	row := func(args []any, i int) []any {
+		return append(args, w.runKey, w.step, w.name, rs[i].From, rs[i].To, w.exec)
 	}
-	var sb strings.Builder
-	sb.WriteString("INSERT INTO " + w.markers + " (run_key, step, writer, first_item, end_item, execution) VALUES ")
-	args := make([]any, 0, len(rs)*6)
-	for i, r := range rs {
-		if i > 0 {
-			sb.WriteString(", ")
-		}
-		sb.WriteByte('(')
-		for j, v := range []any{w.runKey, w.step, w.name, r.From, r.To, w.exec} {
-			if j > 0 {
-				sb.WriteString(", ")
-			}
-			args = append(args, v)
-			sb.WriteString(w.d.param(len(args)))
-		}
-		sb.WriteByte(')')
-	}
-	if _, err := tx.ExecContext(ctx, sb.String(), args...); err != nil {
+	return w.insertRows(ctx, t, markerStmt, nil, len(rs), row, func(_, _ int, err error) error {
 		return w.ds.wrap(err, "mark the chunk in %s", w.markers)
-	}
-	return nil
+	})
 }
 
 // target is what a run of records with one schema writes: the index of
@@ -436,7 +428,7 @@ func (w *writer) target(r *record.Record) (target, error) {
 	return t, nil
 }
 
-func (w *writer) writeRun(ctx context.Context, tx *sql.Tx, recs []*record.Record) error {
+func (w *writer) writeRun(ctx context.Context, t *txState, recs []*record.Record) error {
 	tg, err := w.target(recs[0])
 	if err != nil {
 		return err
@@ -446,23 +438,148 @@ func (w *writer) writeRun(ctx context.Context, tx *sql.Tx, recs []*record.Record
 	}
 	switch w.mode {
 	case ModeUpdate:
-		return w.update(ctx, tx, tg, recs)
+		return w.update(ctx, t, tg, recs)
 	case ModeUpsert:
 		recs = w.lastPerKey(tg, recs)
-	}
-	per := max(1, min(1000, w.d.maxParams()/len(tg.cols)))
-	for i := 0; i < len(recs); i += per {
-		part := recs[i:min(i+per, len(recs))]
-		q, args := w.insertSQL(tg, part)
-		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
-			where := part[0].Where()
-			if len(part) > 1 {
-				where += " to " + part[len(part)-1].Where()
-			}
-			return w.ds.wrap(err, "%s into %s (records %s)", w.mode, w.table, where)
+	case ModeInsert:
+		if w.canCopy(tg, recs) {
+			return w.copyRows(ctx, t, tg, recs)
 		}
 	}
+	row := func(args []any, i int) []any {
+		for _, j := range tg.idx {
+			args = append(args, arg(recs[i].Values[j]))
+		}
+		return args
+	}
+	fail := func(i, n int, err error) error {
+		where := recs[i].Where()
+		if n > 1 {
+			where += " to " + recs[i+n-1].Where()
+		}
+		return w.ds.wrap(err, "%s into %s (records %s)", w.mode, w.table, where)
+	}
+	return w.insertRows(ctx, t, rowStmt, tg.cols, len(recs), row, fail)
+}
+
+// The statements the writer inserts rows with.
+const (
+	rowStmt    = iota // the table's rows, by the writer's mode
+	markerStmt        // chunk markers
+)
+
+// insertRows inserts n rows with multi-row statements of the row counts
+// pieceRows gives, so that a few texts serve every chunk and each is
+// prepared once per connection; row appends the bind values of row i,
+// fail makes the error of the statement of rows i to i+k-1.
+func (w *writer) insertRows(ctx context.Context, t *txState, kind int, cols []string, n int, row func(args []any, i int) []any, fail func(i, k int, err error) error) error {
+	ncols := len(cols)
+	if kind == markerStmt {
+		ncols = len(markerCols)
+	}
+	var args []any
+	for i := 0; i < n; {
+		k := w.d.pieceRows(n-i, ncols)
+		args = args[:0]
+		for r := i; r < i+k; r++ {
+			args = row(args, r)
+		}
+		if _, err := t.execPrepared(ctx, w.insertSQL(kind, cols, k), args); err != nil {
+			return fail(i, k, err)
+		}
+		i += k
+	}
 	return nil
+}
+
+var markerCols = []string{"run_key", "step", "writer", "first_item", "end_item", "execution"}
+
+type sqlKey struct {
+	kind int
+	cols string
+	rows int
+}
+
+// insertSQL returns the statement that inserts rows rows into cols (the
+// markers' own for markerStmt), made once per writer.
+func (w *writer) insertSQL(kind int, cols []string, rows int) string {
+	key := sqlKey{kind: kind, cols: strings.Join(cols, "\x00"), rows: rows}
+	w.sqlMu.Lock()
+	q, ok := w.sqlText[key]
+	w.sqlMu.Unlock()
+	if ok {
+		return q
+	}
+	d := w.d
+	table := w.qtable
+	if kind == markerStmt {
+		table, cols = w.markers, markerCols
+	}
+	var sb strings.Builder
+	sb.WriteString("INSERT INTO ")
+	sb.WriteString(table)
+	sb.WriteString(" (")
+	for i, c := range cols {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		sb.WriteString(d.quote(c))
+	}
+	sb.WriteString(") VALUES ")
+	n := 0
+	for r := 0; r < rows; r++ {
+		if r > 0 {
+			sb.WriteString(", ")
+		}
+		sb.WriteByte('(')
+		for i := range cols {
+			if i > 0 {
+				sb.WriteString(", ")
+			}
+			n++
+			sb.WriteString(d.param(n))
+		}
+		sb.WriteByte(')')
+	}
+	if kind == rowStmt && w.mode == ModeUpsert {
+		var set []string
+		for _, c := range cols {
+			if contains(w.key, c) {
+				continue
+			}
+			if d == MySQL {
+				set = append(set, d.quote(c)+" = VALUES("+d.quote(c)+")")
+			} else {
+				set = append(set, d.quote(c)+" = excluded."+d.quote(c))
+			}
+		}
+		if d == MySQL {
+			if len(set) == 0 {
+				set = append(set, d.quote(w.key[0])+" = "+d.quote(w.key[0]))
+			}
+			sb.WriteString(" ON DUPLICATE KEY UPDATE ")
+		} else {
+			qk := make([]string, len(w.key))
+			for i, k := range w.key {
+				qk[i] = d.quote(k)
+			}
+			sb.WriteString(" ON CONFLICT (" + strings.Join(qk, ", ") + ")")
+			if len(set) == 0 {
+				sb.WriteString(" DO NOTHING")
+			} else {
+				sb.WriteString(" DO UPDATE SET ")
+			}
+		}
+		sb.WriteString(strings.Join(set, ", "))
+	}
+	q = sb.String()
+	w.sqlMu.Lock()
+	if w.sqlText == nil {
+		w.sqlText = map[sqlKey]string{}
+	}
+	w.sqlText[key] = q
+	w.sqlMu.Unlock()
+	return q
 }
 
 // lastPerKey keeps the last of records with the same key, in order: one
@@ -508,71 +625,9 @@ func (w *writer) keyIndexes(tg target) []int {
 	return ki
 }
 
-func (w *writer) insertSQL(tg target, recs []*record.Record) (string, []any) {
-	d := w.d
-	var sb strings.Builder
-	sb.WriteString("INSERT INTO ")
-	sb.WriteString(w.qtable)
-	sb.WriteString(" (")
-	for i, c := range tg.cols {
-		if i > 0 {
-			sb.WriteString(", ")
-		}
-		sb.WriteString(d.quote(c))
-	}
-	sb.WriteString(") VALUES ")
-	args := make([]any, 0, len(recs)*len(tg.cols))
-	for r, rec := range recs {
-		if r > 0 {
-			sb.WriteString(", ")
-		}
-		sb.WriteByte('(')
-		for i, j := range tg.idx {
-			if i > 0 {
-				sb.WriteString(", ")
-			}
-			args = append(args, arg(rec.Values[j]))
-			sb.WriteString(d.param(len(args)))
-		}
-		sb.WriteByte(')')
-	}
-	if w.mode == ModeUpsert {
-		var set []string
-		for _, c := range tg.cols {
-			if contains(w.key, c) {
-				continue
-			}
-			if d == MySQL {
-				set = append(set, d.quote(c)+" = VALUES("+d.quote(c)+")")
-			} else {
-				set = append(set, d.quote(c)+" = excluded."+d.quote(c))
-			}
-		}
-		if d == MySQL {
-			if len(set) == 0 {
-				set = append(set, d.quote(w.key[0])+" = "+d.quote(w.key[0]))
-			}
-			sb.WriteString(" ON DUPLICATE KEY UPDATE ")
-		} else {
-			qk := make([]string, len(w.key))
-			for i, k := range w.key {
-				qk[i] = d.quote(k)
-			}
-			sb.WriteString(" ON CONFLICT (" + strings.Join(qk, ", ") + ")")
-			if len(set) == 0 {
-				sb.WriteString(" DO NOTHING")
-			} else {
-				sb.WriteString(" DO UPDATE SET ")
-			}
-		}
-		sb.WriteString(strings.Join(set, ", "))
-	}
-	return sb.String(), args
-}
-
 // update updates one row per record, by key; a record whose row does not
 // exist fails the chunk (and, alone, is a write error for the skip policy).
-func (w *writer) update(ctx context.Context, tx *sql.Tx, tg target, recs []*record.Record) error {
+func (w *writer) update(ctx context.Context, t *txState, tg target, recs []*record.Record) error {
 	d := w.d
 	var set, where []string
 	var setIdx, keyIdx []int
@@ -595,11 +650,6 @@ func (w *writer) update(ctx context.Context, tx *sql.Tx, tg target, recs []*reco
 		keyIdx = append(keyIdx, ki[i])
 	}
 	q := "UPDATE " + w.qtable + " SET " + strings.Join(set, ", ") + " WHERE " + strings.Join(where, " AND ")
-	st, err := tx.PrepareContext(ctx, q)
-	if err != nil {
-		return w.ds.wrap(err, "update %s", w.table)
-	}
-	defer st.Close()
 	args := make([]any, n)
 	for _, r := range recs {
 		for i, j := range setIdx {
@@ -608,11 +658,11 @@ func (w *writer) update(ctx context.Context, tx *sql.Tx, tg target, recs []*reco
 		for i, j := range keyIdx {
 			args[len(setIdx)+i] = arg(r.Values[j])
 		}
-		res, err := st.ExecContext(ctx, args...)
+		c, err := t.execPrepared(ctx, q, args)
 		if err != nil {
 			return w.ds.wrap(err, "update %s (record at %s)", w.table, r.Where())
 		}
-		if c, err := res.RowsAffected(); err == nil && c == 0 {
+		if c == 0 {
 			vals := make([]record.Value, len(keyIdx))
 			for i, j := range keyIdx {
 				vals[i] = r.Values[j]
