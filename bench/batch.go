@@ -77,7 +77,8 @@ return { id:   item.id,
 
 // batchFlow is the flow of workloads 1 to 4 and 8, with the processor
 // block given: the CSV of the standard input, amount decimal, to a CSV.
-func batchFlow(processor string) string {
+// extra holds more attributes of the batch step ("" for none).
+func batchFlow(processor, extra string) string {
 	return `flow "bench_batch" {
   param "in" {
     type = string
@@ -103,6 +104,7 @@ func batchFlow(processor string) string {
     concurrency       = param.concurrency
     partition_by      = param.partition_by
     progress_interval = "1h"
+` + extra + `
 
     reader "csv" {
       path   = param.in
@@ -256,7 +258,11 @@ func prepBatch(_ context.Context, s *spec) (*prepared, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := loadFlow(s.Dir, "batch-"+s.Proc+".flow.hcl", batchFlow(pb))
+	extra := ""
+	if s.Lag != nil {
+		extra = fmt.Sprintf("    checkpoint_lag    = %d", *s.Lag)
+	}
+	f, err := loadFlow(s.Dir, "batch-"+s.Proc+".flow.hcl", batchFlow(pb, extra))
 	if err != nil {
 		return nil, err
 	}

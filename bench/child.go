@@ -22,6 +22,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/flowbatch/flow/cli"
 )
 
 // childEnv holds a child's spec; a process that has it runs one workload.
@@ -41,6 +43,7 @@ type spec struct {
 	Concurrency int    `json:"concurrency,omitempty"`
 	PartitionBy string `json:"partition_by,omitempty"`
 	Store       string `json:"store,omitempty"` // bolt | memory | none
+	Lag         *int   `json:"lag,omitempty"`   // the batch step's checkpoint_lag (nil: its default)
 
 	Driver string `json:"driver,omitempty"` // sqlite | postgres
 	DSN    string `json:"dsn,omitempty"`
@@ -73,6 +76,9 @@ func childMain(raw string) int {
 	// Processes this one starts (the resume workload's) are not children
 	// of the harness.
 	os.Unsetenv(childEnv)
+	// Every workload, the baseline too, runs with the collector's target
+	// the flow command sets for itself.
+	cli.TuneGC()
 	var s spec
 	if err := json.Unmarshal([]byte(raw), &s); err != nil {
 		fmt.Fprintln(os.Stderr, "flowbench child: bad spec:", err)

@@ -196,6 +196,8 @@ func plan(c *config) []*workload {
 	batch("go-chunk100", 4, "go, chunk 100", "go", 100, 1, "", "bolt", "go-nostore")
 	batch("go-chunk10000", 4, "go, chunk 10000", "go", 10000, 1, "", "bolt", "go-nostore")
 	batch("go-nostore", 4, "go, checkpoints off (no journal)", "go", 1000, 1, "", "none", "")
+	batch("go-lag0", 4, "go, checkpoint_lag = 0: each checkpoint saved before the next chunk", "go", 1000, 1, "", "bolt", "go")
+	ws[len(ws)-1].Spec.Lag = new(int)
 	sql := func(name, what, kind, driver, ref string) {
 		add(&workload{Name: name, Group: 5, What: what, Rows: c.SQLN, Ref: ref, Unit: "records", PG: driver == "postgres",
 			Spec: spec{Kind: kind, Driver: driver, Store: "bolt"}})
@@ -218,6 +220,8 @@ func plan(c *config) []*workload {
 		Unit: "records", Runs: 1, Spec: spec{Kind: "resume", Chunk: 1000, Concurrency: 1, Rounds: rounds}})
 	add(&workload{Name: "resume-c2-part", Group: 7, What: "the same at concurrency 2, partition_by = \"account\"", Rows: c.N,
 		Unit: "records", Runs: 1, Spec: spec{Kind: "resume", Chunk: 1000, Concurrency: 2, PartitionBy: "account", Rounds: rounds}})
+	add(&workload{Name: "resume-lag0", Group: 7, What: "resume-c1 with checkpoint_lag = 0", Rows: c.N,
+		Unit: "records", Runs: 1, Spec: spec{Kind: "resume", Chunk: 1000, Concurrency: 1, Rounds: rounds, Lag: new(int)}})
 	if c.Big {
 		add(&workload{Name: "go-x10", Group: 8, What: "go at 10× the records (peak RSS)", Rows: 10 * c.N, Ref: "go",
 			Verify: "exact", Unit: "records", Runs: min(c.Runs, 3),

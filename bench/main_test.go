@@ -104,7 +104,7 @@ func TestSelectWorkloads(t *testing.T) {
 		{nil, "", ""}, // everything
 		{[]string{"baseline"}, "baseline", ""},
 		{[]string{"js-c2"}, "baseline,js,js-c2", ""},
-		{[]string{"4"}, "baseline,go,go-chunk100,go-chunk10000,go-nostore", ""},
+		{[]string{"4"}, "baseline,go,go-chunk100,go-chunk10000,go-nostore,go-lag0", ""},
 		{[]string{"8"}, "baseline,go,go-x10", ""},
 		{[]string{"pg-writer"}, "pg-copy,pg-writer", ""},
 		{[]string{"6"}, "loop-none,loop-memory,loop-bolt,fork-none,fork-memory,fork-bolt", ""},
@@ -280,7 +280,7 @@ func TestEvaluate(t *testing.T) {
 	}
 	rs["loop-bolt"].Workload.Unit, rs["fork-memory"].Workload.Unit = "steps", "steps"
 	rs["resume-c1"] = &result{Workload: &workload{Name: "resume-c1", Group: 7},
-		Samples: []sample{{Extra: map[string]float64{"kills": 2, "reprocessed_max": 800, "reprocessed_mean": 600, "bound": 1000}}}}
+		Samples: []sample{{Extra: map[string]float64{"kills": 2, "reprocessed_max": 800, "reprocessed_mean": 600, "bound": 1000, "lag": 8}}}}
 	got := map[string]string{}
 	for _, tr := range evaluate(rs) {
 		if tr.Measured != "not run" {
@@ -294,7 +294,7 @@ func TestEvaluate(t *testing.T) {
 		"checkpoints at chunk 1000 cost ≤ 10%: go ≥ 0.90× go-nostore":      "MISS",
 		"loop-bolt ≤ 20 µs/step":                                           "MISS",
 		"fork-memory ≤ 2 µs/step":                                          "PASS",
-		"resume-c1: re-processed per kill ≤ 1000":                          "PASS",
+		"resume-c1 (checkpoint_lag 8): re-processed per kill ≤ 1000":       "PASS",
 		"peak RSS at 10k records ≤ 100 MB and ≤ 1.1× the 1k-record figure": "PASS",
 	}
 	for k, v := range want {
@@ -312,7 +312,7 @@ func TestIndent(t *testing.T) {
 	if got != "  a\n\n  b" {
 		t.Errorf("%q", got)
 	}
-	if src := batchFlow(`    processor "standard" {}`); !strings.Contains(src, `processor "standard" {}`) {
+	if src := batchFlow(`    processor "standard" {}`, ""); !strings.Contains(src, `processor "standard" {}`) {
 		t.Error(src)
 	}
 	if _, err := processorBlock("lua"); err == nil {

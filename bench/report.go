@@ -157,11 +157,11 @@ func evaluate(rs map[string]*result) []targetResult {
 	perStep("fork-bolt", 20)
 	perStep("loop-memory", 2)
 	perStep("fork-memory", 2)
-	for _, name := range []string{"resume-c1", "resume-c2-part"} {
+	for _, name := range []string{"resume-c1", "resume-c2-part", "resume-lag0"} {
 		t := targetResult{Group: 7, Target: name + ": re-processed per kill ≤ chunk_size × concurrency", Verdict: "-", Measured: "not run"}
 		if r := rs[name]; r != nil && len(r.Samples) > 0 {
 			e := r.Samples[0].Extra
-			t.Target = fmt.Sprintf("%s: re-processed per kill ≤ %.0f", name, e["bound"])
+			t.Target = fmt.Sprintf("%s (checkpoint_lag %.0f): re-processed per kill ≤ %.0f", name, e["lag"], e["bound"])
 			if e["kills"] == 0 {
 				t.Measured = "no kill landed before the end"
 			} else {

@@ -94,7 +94,7 @@ func prepResume(_ context.Context, s *spec) (*prepared, error) {
 	rounds := max(s.Rounds, 1)
 	return &prepared{body: func(ctx context.Context) (*sample, error) {
 		d := &chaos.BatchDriver{Binary: exe, FlowFile: flowFile, In: s.In, Concurrency: max(s.Concurrency, 1),
-			PartitionBy: s.PartitionBy, ChunkSize: max(s.Chunk, 1), MaxKills: 1}
+			PartitionBy: s.PartitionBy, ChunkSize: max(s.Chunk, 1), MaxKills: 1, CheckpointLag: s.Lag}
 		// round runs the scenario in a directory of its own and returns
 		// what its processor counted.
 		round := func(name string, fn func(dir string) (*chaos.BatchRound, error)) (*chaos.BatchRound, int64, error) {
@@ -142,6 +142,7 @@ func prepResume(_ context.Context, s *spec) (*prepared, error) {
 			"kills":           float64(kills),
 			"reprocessed_max": float64(worst),
 			"bound":           float64(max(s.Chunk, 1) * max(s.Concurrency, 1)),
+			"lag":             float64(d.Lag()),
 		}}
 		if kills > 0 {
 			smp.Extra["reprocessed_mean"] = float64(total) / float64(kills)

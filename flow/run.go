@@ -563,30 +563,41 @@ func (x *Exec) owns(s *Scope) bool {
 // journal, it is committed together with the states of the children that
 // completed before it.
 func (x *Exec) SaveProgress(v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Errorf("save progress of %s: %w", x.Path, err)
+	st, err := x.setProgress(v)
+	if err != nil || x.run.journal == nil {
+		return err
 	}
-	x.run.mu.Lock()
-	x.run.progress[x.Path] = b
-	x.state.Progress = b
-	st := x.state
-	x.run.mu.Unlock()
-	if x.run.journal != nil {
-		return x.run.journal.Record(st, false)
-	}
-	return nil
+	return x.run.journal.Record(st, false)
 }
 
 // Checkpoint is SaveProgress made durable before it returns: what a step
 // whose progress stands for work done outside the run (a batch's committed
 // chunks) needs.
 func (x *Exec) Checkpoint(v any) error {
-	if err := x.SaveProgress(v); err != nil {
+	st, err := x.setProgress(v)
+	if err != nil || x.run.journal == nil {
 		return err
 	}
-	return x.run.record(x, true)
+	return x.run.journal.Record(st, true)
 }
+
+func (x *Exec) setProgress(v any) (StepState, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return StepState{}, fmt.Errorf("save progress of %s: %w", x.Path, err)
+	}
+	x.run.mu.Lock()
+	x.run.progress[x.Path] = b
+	x.state.Progress = b
+	st := x.state
+	x.run.mu.Unlock()
+	return st, nil
+}
+
+// Durable reports whether the run keeps its state in a store (a journal):
+// whether a checkpoint would survive a crash. A step may skip work that
+// only durability needs (an fsync) when it does not.
+func (x *Exec) Durable() bool { return x.run.journal != nil }
 
 // LoadProgress fills v with the progress saved for this step in this run,
 // or else by an earlier execution being resumed, reporting whether there was

@@ -32,7 +32,7 @@ import (
 // BatchFlowSource is the flow of the batch scenario: the standard transform
 // (processor "standard", which the flowx binary registers) from a CSV with
 // a decimal amount to a CSV.
-const BatchFlowSource = `flow "batch_chaos" {
+var BatchFlowSource = `flow "batch_chaos" {
   param "in" {
     type = string
   }
@@ -51,11 +51,16 @@ const BatchFlowSource = `flow "batch_chaos" {
     type    = number
     default = 1000
   }
+  param "checkpoint_lag" {
+    type    = number
+    default = ` + strconv.Itoa(batch.DefaultCheckpointLag) + `
+  }
 
   batch "load" {
-    chunk_size   = param.chunk_size
-    concurrency  = param.concurrency
-    partition_by = param.partition_by
+    chunk_size     = param.chunk_size
+    concurrency    = param.concurrency
+    partition_by   = param.partition_by
+    checkpoint_lag = param.checkpoint_lag
 
     reader "csv" {
       path   = param.in
@@ -88,6 +93,22 @@ const BatchFlowSource = `flow "batch_chaos" {
 }
 `
 
+// JSTransform is the standard transform in JavaScript, as the benchmarks
+// run it: the amount as an exact decimal, never a float.
+const JSTransform = `const amount = decimal.field(item, "amount");
+if (amount.lt(10)) return;
+return { id: item.id,
+  account:  item.account,
+  cents:    amount.toCents(),
+  currency: item.currency.toLowerCase(),
+  big:      amount.gt(5000),
+};`
+
+// JSBatchFlowSource is BatchFlowSource with the transform written in
+// JavaScript (processor "js"), which the flow binary runs as it is.
+var JSBatchFlowSource = strings.Replace(BatchFlowSource, `    processor "standard" {}`,
+	"    processor \"js\" {\n      code = <<-JS\n        "+strings.ReplaceAll(JSTransform, "\n", "\n        ")+"\n      JS\n    }", 1)
+
 // BatchStep is the path of the batch step in BatchFlowSource.
 const BatchStep = "main/load"
 
@@ -98,16 +119,25 @@ func WriteBatchFlow(dir string) (string, error) {
 	return p, os.WriteFile(p, []byte(BatchFlowSource), 0o644)
 }
 
+// WriteJSBatchFlow writes JSBatchFlowSource to dir/batch_js.flow.hcl and
+// returns its path.
+func WriteJSBatchFlow(dir string) (string, error) {
+	p := filepath.Join(dir, "batch_js.flow.hcl")
+	return p, os.WriteFile(p, []byte(JSBatchFlowSource), 0o644)
+}
+
 // BatchDriver runs the batch scenario against a binary that has processor
-// "standard" (internal/flowx).
+// "standard" (internal/flowx), or with JSBatchFlowSource, the flow binary.
 type BatchDriver struct {
 	Binary   string
 	FlowFile string // from WriteBatchFlow
 	In       string // the input CSV, absolute
-	// Concurrency, PartitionBy and ChunkSize are the batch step's.
-	Concurrency int
-	PartitionBy string
-	ChunkSize   int
+	// Concurrency, PartitionBy, ChunkSize and CheckpointLag are the batch
+	// step's (CheckpointLag nil: batch.DefaultCheckpointLag).
+	CheckpointLag *int
+	Concurrency   int
+	PartitionBy   string
+	ChunkSize     int
 	// Span bounds the random delay before a kill: about the length of an
 	// uninterrupted run (Reference sets it when zero).
 	Span time.Duration
@@ -197,11 +227,23 @@ func (d *BatchDriver) newRound(dir string, seed uint64) *BatchRound {
 }
 
 func (d *BatchDriver) args(r *BatchRound) []string {
-	return []string{"exec", d.FlowFile, "--store", r.Store, "--output", "json",
+	args := []string{"exec", d.FlowFile, "--store", r.Store, "--output", "json",
 		"-p", "in=" + d.In, "-p", "out=" + r.Out,
 		"-p", "concurrency=" + strconv.Itoa(d.Concurrency),
 		"-p", "partition_by=" + d.PartitionBy,
 		"-p", "chunk_size=" + strconv.Itoa(d.ChunkSize)}
+	if d.CheckpointLag != nil {
+		args = append(args, "-p", "checkpoint_lag="+strconv.Itoa(*d.CheckpointLag))
+	}
+	return args
+}
+
+// Lag is the batch step's checkpoint_lag in the driver's runs.
+func (d *BatchDriver) Lag() int {
+	if d.CheckpointLag != nil {
+		return *d.CheckpointLag
+	}
+	return batch.DefaultCheckpointLag
 }
 
 // Reference runs the flow once without interruption in dir. When d.Span

@@ -16,6 +16,7 @@ import (
 )
 
 func main() {
+	cli.TuneGC()
 	batch.RegisterFunc("standard", gen.ProcessorSummary, gen.Process)
 	os.Exit(cli.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }

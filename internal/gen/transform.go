@@ -49,8 +49,8 @@ const ProcessorSummary = "The standard transform of the batch tests: drops recor
 // Process is T as a batch processor: it emits Transform's record, or
 // nothing when the record is dropped. Register it with
 // batch.RegisterFunc("standard", gen.ProcessorSummary, gen.Process).
-func Process(_ *batch.Chunk, in *record.Record, emit func(*record.Record)) error {
-	out, err := Transform(in)
+func Process(c *batch.Chunk, in *record.Record, emit func(*record.Record)) error {
+	out, err := transform(in, c.Alloc())
 	if err != nil {
 		return err
 	}
@@ -93,6 +93,11 @@ func fieldsOf(s *record.Schema) (*inFields, error) {
 // dropped, else a new record of OutSchema that keeps the input's position
 // (Source, Line, Offset).
 func Transform(in *record.Record) (*record.Record, error) {
+	return transform(in, nil)
+}
+
+// transform is Transform making its record with a (nil: alone).
+func transform(in *record.Record, a *record.Alloc) (*record.Record, error) {
 	f, err := fieldsOf(in.Schema)
 	if err != nil {
 		return nil, err
@@ -108,8 +113,13 @@ func Transform(in *record.Record) (*record.Record, error) {
 	if cur.Kind() != record.String {
 		return nil, fmt.Errorf("field currency: want text, got %s %q", cur.Kind(), cur.Text())
 	}
-	out := &record.Record{Schema: OutSchema, Values: make([]record.Value, 5),
-		Source: in.Source, Line: in.Line, Offset: in.Offset}
+	var out *record.Record
+	if a != nil {
+		out = a.New(OutSchema)
+	} else {
+		out = record.New(OutSchema)
+	}
+	out.Source, out.Line, out.Offset = in.Source, in.Line, in.Offset
 	out.Values[0] = in.Values[f.id]
 	out.Values[1] = in.Values[f.account]
 	out.Values[2] = record.IntVal(cents)

@@ -21,6 +21,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/flowbatch/flow/steps/batch/record"
 )
 
 // Loader reads items. An empty result means the input is done.
@@ -44,6 +46,15 @@ type Consumer[R any] interface {
 type Seeker interface {
 	Position() ([]byte, error)
 	Seek(pos []byte) error
+}
+
+// ReadAhead is implemented by loaders that may load on a goroutine of
+// their own, ahead of the workers, when ReadAhead returns true: their Load
+// uses nothing of the chunk it is given but ReadFailed and Context (not
+// its transaction, worker or values). The engine then loads the next
+// chunks while the workers process theirs. Without a partition key only.
+type ReadAhead interface {
+	ReadAhead() bool
 }
 
 // Setup is implemented by components that need to prepare before the run
@@ -176,6 +187,15 @@ type Options[T any] struct {
 	// as of then; calls are serialized and in commit order. A slow
 	// OnCommit delays the next commit, not the processing of chunks.
 	OnCommit func(Checkpoint) error
+	// CheckpointLag is how many committed chunks may wait for OnCommit
+	// while the workers go on with the next ones. 0 calls OnCommit for
+	// every chunk before its worker takes another. With a lag, OnCommit
+	// runs on a goroutine of its own, overlapping the processing of the
+	// next chunks, and when chunks commit faster than OnCommit returns it
+	// is called with the newest checkpoint only (checkpoints are
+	// cumulative). A kill then loses up to CheckpointLag more chunks of
+	// work, which a resume does again.
+	CheckpointLag int
 	// Stop, when closed, ends the run at the next chunk boundary with
 	// ErrStopped.
 	Stop <-chan struct{}
@@ -185,6 +205,10 @@ type Options[T any] struct {
 	Tx    TxBeginner
 	Scope TxScope
 }
+
+// DefaultCheckpointLag is the batch step's checkpoint_lag when the flow
+// does not set one.
+const DefaultCheckpointLag = 8
 
 // ErrStopped ends a run stopped at a chunk boundary.
 var ErrStopped = errors.New("batch stopped")
@@ -258,7 +282,8 @@ func (t *Task) OnTaskEnd(f func(err error)) {
 	t.mu.Unlock()
 }
 
-// OnChunkBegin registers a callback run before each chunk is loaded.
+// OnChunkBegin registers a callback run before a worker takes its next
+// chunk (which a loader that reads ahead may have loaded already).
 func (t *Task) OnChunkBegin(f func(c *Chunk)) {
 	t.mu.Lock()
 	t.onChunkBeg = append(t.onChunkBeg, f)
@@ -309,6 +334,18 @@ type Chunk struct {
 	readSkips int64
 	skipErr   error
 	run       *runner
+	alloc     *record.Alloc // the worker's
+}
+
+// Alloc returns the worker's record allocator: processors that make new
+// records make them with c.Alloc().New(schema), in blocks, rather than one
+// allocation per record and its values. It is the worker's own: use it
+// only from the Process call.
+func (c *Chunk) Alloc() *record.Alloc {
+	if c.alloc == nil {
+		c.alloc = &record.Alloc{}
+	}
+	return c.alloc
 }
 
 // Context returns the run's context.
@@ -431,8 +468,18 @@ func Run[T, R any](ctx context.Context, l Loader[T], p Processor[T, R], c Consum
 		// execution of it: a resumed run may skip only what is left.
 		r.skipped = opts.Resume.Counters.Skips()
 	}
+	if opts.OnCommit != nil && opts.CheckpointLag > 0 {
+		r.saver = newCommitter(opts.OnCommit, opts.CheckpointLag)
+	}
 	eng := &engine[T, R]{r: r, src: src, p: p, c: c, opts: opts}
 	err = eng.run(ctx)
+	if r.saver != nil {
+		// What committed before the end (or the failure) is saved: its
+		// outputs are written and its checkpoint is true.
+		if serr := r.saver.close(); err == nil && serr != nil {
+			err = fmt.Errorf("checkpoint: %w", serr)
+		}
+	}
 	return r.counters(), err
 }
 
@@ -441,6 +488,7 @@ type runner struct {
 	task       *Task
 	skipPolicy SkipPolicy
 	onCommit   func(Checkpoint) error
+	saver      *committer // nil: onCommit is called inline
 	progress   func(Counters)
 	cancel     context.CancelFunc
 

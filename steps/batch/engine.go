@@ -7,6 +7,8 @@ import (
 	"hash/fnv"
 	"sync"
 	"time"
+
+	"github.com/flowbatch/flow/steps/batch/record"
 )
 
 // item is a loaded item with its number in the input.
@@ -123,6 +125,12 @@ func newSource[T any](ctx context.Context, l Loader[T], opts Options[T], r *runn
 		}
 	}
 	if opts.PartitionBy == nil {
+		if ra, ok := l.(ReadAhead); ok && ra.ReadAhead() {
+			a := &ahead[T]{ld: ld, r: r, ch: make(chan aheadBatch[T], opts.Concurrency),
+				stop: make(chan struct{}), done: make(chan struct{})}
+			go a.fill()
+			return a, nil
+		}
 		return &plain[T]{ld: ld}, nil
 	}
 	d := &dispatcher[T]{ld: ld, key: opts.PartitionBy, queues: map[uint32]*queue[T]{},
@@ -146,6 +154,67 @@ func (p *plain[T]) next(c *Chunk) ([]item[T], func(), error) {
 }
 
 func (p *plain[T]) close() {}
+
+// ahead loads on a goroutine of its own, a batch per worker ahead of the
+// workers: reading and parsing the next chunk overlaps processing this one
+// (with one worker, the only way to use a second core).
+type ahead[T any] struct {
+	ld   *loading[T]
+	r    *runner
+	ch   chan aheadBatch[T]
+	stop chan struct{}
+	done chan struct{}
+	once sync.Once
+}
+
+type aheadBatch[T any] struct {
+	items []item[T]
+	err   error
+}
+
+func (a *ahead[T]) fill() {
+	defer close(a.done)
+	defer close(a.ch)
+	c := &Chunk{Task: a.r.task, Seq: -1, Worker: -1, current: -1, run: a.r}
+	for {
+		select {
+		case <-a.stop:
+			return
+		default:
+		}
+		items, err := a.ld.load(c)
+		if err == nil && len(items) == 0 {
+			return
+		}
+		select {
+		case a.ch <- aheadBatch[T]{items: items, err: err}:
+		case <-a.stop:
+			return
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (a *ahead[T]) next(c *Chunk) ([]item[T], func(), error) {
+	select {
+	case b, ok := <-a.ch:
+		if !ok {
+			return nil, func() {}, nil
+		}
+		return b.items, func() {}, b.err
+	case <-a.stop:
+		return nil, func() {}, nil
+	}
+}
+
+// close stops the loading and waits for it: the reader is closed after
+// the run, and must not be in use then.
+func (a *ahead[T]) close() {
+	a.once.Do(func() { close(a.stop) })
+	<-a.done
+}
 
 // Partitions is the number of micro-queues items are hashed into.
 const Partitions = 32768
@@ -350,6 +419,7 @@ func (e *engine[T, R]) stopRequested() bool {
 }
 
 func (e *engine[T, R]) worker(ctx context.Context, w int) {
+	alloc := &record.Alloc{}
 	for {
 		if e.stopRequested() {
 			e.r.stopped.Store(true)
@@ -358,7 +428,7 @@ func (e *engine[T, R]) worker(ctx context.Context, w int) {
 		if ctx.Err() != nil {
 			return
 		}
-		c := &Chunk{Task: e.r.task, Seq: e.r.chunkSeq.Add(1) - 1, Worker: w, current: -1, run: e.r}
+		c := &Chunk{Task: e.r.task, Seq: e.r.chunkSeq.Add(1) - 1, Worker: w, current: -1, run: e.r, alloc: alloc}
 		e.r.task.mu.Lock()
 		begins := e.r.task.onChunkBeg
 		e.r.task.mu.Unlock()
@@ -423,7 +493,7 @@ func (e *engine[T, R]) chunk(ctx context.Context, c *Chunk, items []item[T]) err
 	// Isolate: one item at a time, so that only the bad ones are skipped.
 	for i := range items {
 		one := &Chunk{Task: c.Task, Seq: c.Seq, Worker: c.Worker, Attempt: 1, current: -1, run: e.r,
-			seqs: []int64{items[i].seq}}
+			seqs: []int64{items[i].seq}, alloc: c.alloc}
 		delta, ierr := e.attempt(ctx, one, items[i:i+1])
 		if ierr == nil {
 			if err := e.commit(one, delta); err != nil {
@@ -567,7 +637,12 @@ func (e *engine[T, R]) record(c *Chunk, d Counters, ends []func(*Chunk, error)) 
 	for _, f := range ends {
 		f(c, nil)
 	}
-	if r.onCommit != nil {
+	switch {
+	case r.saver != nil:
+		if err := r.saver.submit(cp); err != nil {
+			return fmt.Errorf("checkpoint: %w", err)
+		}
+	case r.onCommit != nil:
 		if err := r.onCommit(cp); err != nil {
 			return fmt.Errorf("checkpoint: %w", err)
 		}

@@ -37,6 +37,9 @@ var Step = &flow.StepType{
 			Doc: "What a database transaction spans when a writer uses one: the processing and writing of a chunk, only the writing, or nothing."},
 		{Name: "partition_by_js", Type: cty.String, Doc: "A JavaScript function of the record that returns its partition key, such as \"item => item.account\" (instead of partition_by)."},
 		{Name: "progress_interval", Type: cty.String, Default: cty.StringVal("1s"), Duration: true, Doc: "How often progress events are sent."},
+		{Name: "checkpoint_lag", Type: cty.Number, Default: cty.NumberIntVal(DefaultCheckpointLag),
+			Doc: "Committed chunks whose checkpoint may still be being saved (the writers' fsync, the store's commit) while the workers go on with the next chunks. " +
+				"0 saves each checkpoint before its worker goes on: slower, and a kill then loses at most the chunks in flight; each chunk of lag adds one chunk a resume may have to do again."},
 	},
 	Blocks: []flow.BlockType{
 		{Name: "reader", Labels: []string{"type"}, Min: 1, Max: 1, Doc: "Where records come from: reader \"csv\" { path = ... }.",
@@ -261,6 +264,13 @@ func runStep(ctx context.Context, x *flow.Exec) (cty.Value, error) {
 	if chunkSize < 1 || concurrency < 1 {
 		return cty.NilVal, flow.Errorf(flow.KindEval, "%s: chunk_size and concurrency must be at least 1", flow.Pos(n.Range))
 	}
+	lag, err := x.Int("checkpoint_lag")
+	if err != nil {
+		return cty.NilVal, err
+	}
+	if lag < 0 {
+		return cty.NilVal, flow.Errorf(flow.KindEval, "%s: checkpoint_lag must not be negative", flow.Pos(n.Attr("checkpoint_lag").Expr.Range()))
+	}
 	partitionBy, err := x.String("partition_by")
 	if err != nil {
 		return cty.NilVal, err
@@ -273,7 +283,8 @@ func runStep(ctx context.Context, x *flow.Exec) (cty.Value, error) {
 	if err != nil {
 		return cty.NilVal, err
 	}
-	opts := Options[*record.Record]{ChunkSize: chunkSize, Concurrency: concurrency, Scope: TxScope(scope), Stop: x.Stopping()}
+	opts := Options[*record.Record]{ChunkSize: chunkSize, Concurrency: concurrency, Scope: TxScope(scope), Stop: x.Stopping(),
+		CheckpointLag: lag}
 	if opts.Retry, err = retryPolicy(x); err != nil {
 		return cty.NilVal, err
 	}
@@ -417,12 +428,16 @@ func runStep(ctx context.Context, x *flow.Exec) (cty.Value, error) {
 		opts.Resume = &p.Checkpoint
 		x.Logger.Info("batch resumes from its checkpoint", "records_done", p.Checkpoint.Counters.Read, "from_item", p.Checkpoint.Seq)
 	}
+	durable := x.Durable()
 	opts.OnCommit = func(cp Checkpoint) error {
 		// What the writers appended must be durable before the checkpoint
-		// that counts it.
-		for _, w := range writers {
-			if err := w.w.Sync(); err != nil {
-				return fmt.Errorf("%s: writer %q: %w", w.where, w.name, err)
+		// that counts it. A run without a store keeps its checkpoints in
+		// memory only, which a crash loses anyway: no fsync then.
+		if durable {
+			for _, w := range writers {
+				if err := w.w.Sync(); err != nil {
+					return fmt.Errorf("%s: writer %q: %w", w.where, w.name, err)
+				}
 			}
 		}
 		return x.Checkpoint(progress{Checkpoint: cp, Run: p.Run})

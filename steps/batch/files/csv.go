@@ -271,6 +271,9 @@ func (r *csvReader) skippable(line []byte) bool {
 func (r *csvReader) Schema() *record.Schema { return r.schema }
 
 // Load reads up to max records.
+// ReadAhead implements batch.ReadAhead: Load uses only c.ReadFailed.
+func (r *csvReader) ReadAhead() bool { return true }
+
 func (r *csvReader) Load(c *batch.Chunk, max int) ([]*record.Record, error) {
 	out := make([]*record.Record, 0, min(max, 4096))
 	for len(out) < max {

@@ -229,14 +229,18 @@ func (w *fileWriter) stateLocked() []byte {
 	return b
 }
 
-// sync makes what was written durable.
+// sync makes what was written durable. It does not hold the lock while
+// the disk works: the checkpoint is saved on a goroutine of its own while
+// the next chunk's commit appends to the file (Close waits for the run).
 func (w *fileWriter) sync() error {
 	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.f == nil || !w.regular {
+	f := w.f
+	regular := w.regular
+	w.mu.Unlock()
+	if f == nil || !regular {
 		return nil // fsync of /dev/null fails with EINVAL
 	}
-	return w.f.Sync()
+	return f.Sync()
 }
 
 // close closes the file; closing twice is harmless.

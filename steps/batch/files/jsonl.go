@@ -104,6 +104,9 @@ func newJSONLReader(cfg *batch.Config) (*jsonlReader, error) {
 }
 
 // Load reads up to max records.
+// ReadAhead implements batch.ReadAhead: Load uses only c.ReadFailed.
+func (r *jsonlReader) ReadAhead() bool { return true }
+
 func (r *jsonlReader) Load(c *batch.Chunk, max int) ([]*record.Record, error) {
 	out := make([]*record.Record, 0, min(max, 4096))
 	for len(out) < max {

@@ -83,3 +83,31 @@ func TestParseKinds(t *testing.T) {
 		t.Error("1.5 parsed as int")
 	}
 }
+
+func TestAllocNew(t *testing.T) {
+	s, err := record.NewSchema(record.Field{Name: "a", Kind: record.Int}, record.Field{Name: "b", Kind: record.String})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a record.Alloc
+	var recs []*record.Record
+	for i := range 1000 {
+		r := a.New(s)
+		if r.Schema != s || len(r.Values) != 2 || cap(r.Values) != 2 {
+			t.Fatalf("record %d: schema %p, %d values (cap %d)", i, r.Schema, len(r.Values), cap(r.Values))
+		}
+		if !r.Values[0].IsNull() || !r.Values[1].IsNull() {
+			t.Fatalf("record %d is not empty", i)
+		}
+		r.Values[0] = record.IntVal(int64(i))
+		r.Values[1] = record.Str("x")
+		// Appending to one record's values must not reach the next one's.
+		_ = append(r.Values, record.IntVal(-1))
+		recs = append(recs, r)
+	}
+	for i, r := range recs {
+		if n, _ := r.Values[0].Int(); n != int64(i) || r.Values[1].Str() != "x" {
+			t.Fatalf("record %d was overwritten: %v", i, r.Values)
+		}
+	}
+}
