@@ -59,6 +59,10 @@ CHAOS_RUNS ?= 200
 CHAOS_SEED ?= 0
 # Kills per scenario of the batch step's kill -9 test (make test: 8).
 CHAOS_BATCH_KILLS ?= 100
+# Kills per scenario of the JavaScript processor's and of the fixed-width
+# file into SQLite (make test: 4).
+CHAOS_JS_KILLS ?= 50
+CHAOS_FIXED_KILLS ?= 50
 
 .PHONY: chaos chaos-soak
 
@@ -67,6 +71,10 @@ chaos:
 		-chaos.runs=$(CHAOS_RUNS) -chaos.seed=$(CHAOS_SEED)
 	$(GO) test ./internal/chaos -run 'TestBatchChaos$$' -count=1 -v -timeout 30m \
 		-chaos.batch.kills=$(CHAOS_BATCH_KILLS) -chaos.seed=$(CHAOS_SEED)
+	$(GO) test ./internal/chaos -run 'TestJSBatchChaos$$' -count=1 -v -timeout 30m \
+		-chaos.js.kills=$(CHAOS_JS_KILLS) -chaos.seed=$(CHAOS_SEED)
+	$(GO) test ./internal/chaos -run 'TestFixedSQLChaos$$' -count=1 -v -timeout 30m \
+		-chaos.fixed.kills=$(CHAOS_FIXED_KILLS) -chaos.seed=$(CHAOS_SEED)
 
 # A longer soak: steps of 2ms (kills land in the store's commits more
 # often) and of 50ms (in the steps' effects).

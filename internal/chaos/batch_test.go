@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,7 +22,9 @@ import (
 var (
 	batchKills   = flag.Int("chaos.batch.kills", 8, "the least number of SIGKILLs TestBatchChaos sends in each of its two scenarios")
 	batchRecords = flag.Int("chaos.batch.records", 200000, "how many records the input of TestBatchChaos has")
-	flowxBinary  = flag.String("chaos.flowx", "", "the flowx binary TestBatchChaos drives (default: built from ./internal/flowx)")
+	flowxBinary  = flag.String("chaos.flowx", "", "the flowx binary TestBatchChaos, TestSQLChaos and TestFixedSQLChaos drive (default: built from ./internal/flowx)")
+	jsKills      = flag.Int("chaos.js.kills", 4, "the least number of SIGKILLs TestJSBatchChaos sends in each of its two scenarios")
+	jsRecords    = flag.Int("chaos.js.records", 50000, "how many records the input of TestJSBatchChaos has")
 )
 
 // TestBatchChaos kills a batch step (the standard transform, a Go
@@ -36,32 +39,55 @@ func TestBatchChaos(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills a 200k-record batch")
 	}
+	runBatchChaos(t, batchScenario{name: "TestBatchChaos", flags: "chaos.batch", kills: *batchKills, records: *batchRecords,
+		stream: 1, bin: flowxBin, write: chaos.WriteBatchFlow})
+}
+
+// TestJSBatchChaos is TestBatchChaos with the transform in JavaScript
+// (processor "js", exact decimals), run by the flow binary, on 50k
+// records.
+func TestJSBatchChaos(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills a 50k-record batch")
+	}
+	runBatchChaos(t, batchScenario{name: "TestJSBatchChaos", flags: "chaos.js", kills: *jsKills, records: *jsRecords,
+		stream: 3, bin: func(t *testing.T) string {
+			if buildErr != nil {
+				t.Fatal(buildErr)
+			}
+			return flowBin
+		}, write: chaos.WriteJSBatchFlow})
+}
+
+// batchScenario is a flow of BatchFlowSource's shape run by runBatchChaos.
+type batchScenario struct {
+	name, flags    string // the test and its flags' prefix, for the reproduce line
+	kills, records int
+	stream         uint64 // the random stream of the test's delays
+	bin            func(t *testing.T) string
+	write          func(dir string) (string, error)
+}
+
+func runBatchChaos(t *testing.T, bs batchScenario) {
 	s := *seed
 	if s == 0 {
 		s = uint64(time.Now().UnixNano())
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("reproduce with: go test ./internal/chaos -run 'TestBatchChaos' -chaos.seed=%d -chaos.batch.kills=%d -chaos.batch.records=%d", s, *batchKills, *batchRecords)
+			t.Logf("reproduce with: go test ./internal/chaos -run '%s' -chaos.seed=%d -%s.kills=%d -%s.records=%d",
+				bs.name, s, bs.flags, bs.kills, bs.flags, bs.records)
 		}
 	})
+	bin := bs.bin(t)
 	base := t.TempDir()
-	bin := *flowxBinary
-	if bin == "" {
-		// Without -race, as TestMain builds flow: the test is about
-		// surviving kills.
-		bin = filepath.Join(base, "flowx")
-		if out, err := exec.Command("go", "build", "-o", bin, "github.com/flowbatch/flow/internal/flowx").CombinedOutput(); err != nil {
-			t.Fatalf("building flowx: %v\n%s", err, out)
-		}
-	}
 	in := filepath.Join(base, "in.csv")
 	f, err := os.Create(in)
 	if err != nil {
 		t.Fatal(err)
 	}
 	inSeed := int64(s % (1 << 31))
-	if err := gen.WriteCSV(f, *batchRecords, inSeed); err != nil {
+	if err := gen.WriteCSV(f, bs.records, inSeed); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.Close(); err != nil {
@@ -75,17 +101,17 @@ func TestBatchChaos(t *testing.T) {
 	}
 	n, err := gen.Baseline(src, &want)
 	src.Close()
-	if err != nil || n != *batchRecords {
+	if err != nil || n != bs.records {
 		t.Fatalf("baseline: %d records, %v", n, err)
 	}
 	kept := int64(bytes.Count(want.Bytes(), []byte("\n")) - 1)
-	flowFile, err := chaos.WriteBatchFlow(base)
+	flowFile, err := bs.write(base)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("input: %d records (seed %d), %d kept by the transform", n, inSeed, kept)
 
-	rng := rand.New(rand.NewPCG(s, 1))
+	rng := rand.New(rand.NewPCG(s, bs.stream))
 	for _, sc := range []struct {
 		name        string
 		concurrency int
@@ -150,8 +176,8 @@ func TestBatchChaos(t *testing.T) {
 			}
 			var total struct{ rounds, kills, resumes, checkpoints, rows int }
 			deadline := time.Now().Add(20 * time.Minute)
-			for total.kills < *batchKills {
-				if total.rounds > 10*(*batchKills)+10 || time.Now().After(deadline) {
+			for total.kills < bs.kills {
+				if total.rounds > 10*bs.kills+10 || time.Now().After(deadline) {
 					t.Fatalf("only %d kills landed in %d rounds", total.kills, total.rounds)
 				}
 				r, err := d.Round(ctx, t.TempDir(), rng.Uint64())
@@ -179,9 +205,52 @@ func TestBatchChaos(t *testing.T) {
 					return
 				}
 			}
-			t.Logf("%s: %d rounds, %d kills (%d after a checkpoint), %d resumes, %d output rows checked; seed %d",
+			// same and checkCounters fail the test on a lost or repeated
+			// row: reaching here means none.
+			t.Logf("%s: %d rounds, %d kills (%d after a checkpoint), %d resumes, %d output rows checked, 0 lost, 0 duplicated; seed %d",
 				sc.name, total.rounds, total.kills, total.checkpoints, total.resumes, total.rows, s)
 		})
+	}
+}
+
+// flowxBin returns the flowx binary (flow plus processor "standard"):
+// -chaos.flowx, or built once for the package's tests.
+func flowxBin(t *testing.T) string {
+	t.Helper()
+	if *flowxBinary != "" {
+		return *flowxBinary
+	}
+	flowx.once.Do(func() {
+		// Without -race, as TestMain builds flow: the tests are about
+		// surviving kills.
+		dir, err := os.MkdirTemp("", "flowx-chaos-")
+		if err != nil {
+			flowx.err = err
+			return
+		}
+		flowx.dir = dir
+		flowx.path = filepath.Join(dir, "flowx")
+		if out, err := exec.Command("go", "build", "-o", flowx.path, "github.com/flowbatch/flow/internal/flowx").CombinedOutput(); err != nil {
+			flowx.err = fmt.Errorf("building flowx: %v\n%s", err, out)
+		}
+	})
+	if flowx.err != nil {
+		t.Fatal(flowx.err)
+	}
+	return flowx.path
+}
+
+// flowx is the flowx binary built by flowxBin.
+var flowx struct {
+	once      sync.Once
+	dir, path string
+	err       error
+}
+
+// removeFlowx removes what flowxBin built (TestMain calls it).
+func removeFlowx() {
+	if flowx.dir != "" {
+		os.RemoveAll(flowx.dir)
 	}
 }
 

@@ -47,6 +47,7 @@ func TestMain(m *testing.M) {
 		flowBin = *binary
 		code := m.Run()
 		os.RemoveAll(dir)
+		removeFlowx()
 		os.Exit(code)
 	}
 	// Without -race even under go test -race: the test is about the store
@@ -57,6 +58,7 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
+	removeFlowx()
 	os.Exit(code)
 }
 

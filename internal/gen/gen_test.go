@@ -4,13 +4,19 @@ import (
 	"bytes"
 	"encoding/csv"
 	"io"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/flowbatch/flow/flow"
+	"github.com/flowbatch/flow/internal/flowtest"
 	"github.com/flowbatch/flow/internal/gen"
+	"github.com/flowbatch/flow/steps/batch"
 	"github.com/flowbatch/flow/steps/batch/record"
 )
 
@@ -377,3 +383,55 @@ func BenchmarkTransform(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(recs)), "ns/record")
 }
+
+// WriteFixed's file, read by reader "fixed" with FixedReaderModel (its
+// trailer count and sum checked) and put through T, gives the baseline's
+// output for the CSV of the same seed.
+func TestFixed(t *testing.T) {
+	const n, seed = 3000, 5
+	var fixed bytes.Buffer
+	if err := gen.WriteFixed(&fixed, n, seed); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(fixed.String(), "\n"), "\n")
+	if len(lines) != n+2 {
+		t.Fatalf("%d records, want %d (header, body, trailer)", len(lines), n+2)
+	}
+	for i, l := range lines {
+		if len(l) != gen.FixedLength {
+			t.Fatalf("record %d is %d bytes, want %d: %q", i+1, len(l), gen.FixedLength, l)
+		}
+	}
+	var want bytes.Buffer
+	if _, err := gen.Baseline(bytes.NewReader(generate(t, n, seed)), &want); err != nil {
+		t.Fatal(err)
+	}
+	registerStandard.Do(func() { batch.RegisterFunc("standard", gen.ProcessorSummary, gen.Process) })
+	dir := flowtest.Write(t, map[string]string{"in.dat": fixed.String(), "main.flow.hcl": `flow "fixed" {
+  batch "load" {
+    reader "fixed" {
+      path = "in.dat"
+` + gen.FixedReaderModel + `
+    }
+    processor "standard" {}
+    writer "csv" { path = "out.csv" }
+  }
+}
+`})
+	f, diags := flowtest.LoadFile(t, filepath.Join(dir, "main.flow.hcl"))
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	if res, _ := flowtest.RunFlow(t, t.Context(), f, nil); res.Status != flow.Completed {
+		t.Fatalf("status %s: %v", res.Status, res.Err)
+	}
+	got, err := os.ReadFile(filepath.Join(dir, "out.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want.Bytes()) {
+		t.Errorf("the output differs from the baseline's:\n%.300s\nwant:\n%.300s", got, want.Bytes())
+	}
+}
+
+var registerStandard sync.Once
