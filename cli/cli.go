@@ -24,6 +24,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/agext/levenshtein"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/spf13/cobra"
 	"github.com/zclconf/go-cty/cty"
@@ -72,7 +73,7 @@ type cli struct {
 // registry) calls it from its main to get the whole CLI with them:
 //
 //	func main() {
-//		batch.RegisterProcessor("enrich", newEnricher)
+//		batch.RegisterFunc("enrich", "Adds the customer's segment.", enrich)
 //		os.Exit(cli.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 //	}
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -96,6 +97,28 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	// cobra's own errors: unknown command or flag, wrong argument count.
 	fmt.Fprintln(stderr, "flow:", err)
 	return exitUsage
+}
+
+// argsBetween accepts from min to max arguments (max < 0: no limit), and
+// otherwise names the command's usage instead of cobra's "accepts 1
+// arg(s), received 0".
+func argsBetween(min, max int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		usage := strings.TrimSuffix(cmd.UseLine(), " [flags]")
+		switch {
+		case len(args) < min:
+			var spec []string // the arguments of Use, without its flags
+			for _, w := range strings.Fields(cmd.Use)[1:] {
+				if !strings.HasPrefix(w, "[-") {
+					spec = append(spec, w)
+				}
+			}
+			return &exitError{exitUsage, fmt.Sprintf("%s needs %s (see %s --help)", cmd.CommandPath(), strings.Join(spec, " "), cmd.CommandPath())}
+		case max >= 0 && len(args) > max:
+			return &exitError{exitUsage, fmt.Sprintf("%s: unexpected argument %q (usage: %s)", cmd.CommandPath(), args[max], usage)}
+		}
+		return nil
+	}
 }
 
 func osSignals() (<-chan os.Signal, func()) {
@@ -231,7 +254,7 @@ can be resumed with flow resume or by running exec again.`,
   flow exec settle.flow.hcl --params-file params.json --output json
   flow exec settle.flow.hcl -p day=2026-11-20 --rerun
   flow exec scratch.flow.hcl --no-store`,
-		Args: cobra.ExactArgs(1),
+		Args: argsBetween(1, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if output != "text" && output != "json" {
 				return &exitError{exitUsage, fmt.Sprintf("--output %q: use text or json", output)}
@@ -285,7 +308,7 @@ func (c *cli) params(f *flow.Flow, kv []string, file string) (map[string]cty.Val
 	if file != "" {
 		data, err := os.ReadFile(file)
 		if err != nil {
-			return nil, &exitError{exitUsage, err.Error()}
+			return nil, &exitError{exitUsage, "--params-file: " + err.Error()}
 		}
 		values, err = f.ParseParamsJSON(data)
 		if err != nil {
@@ -299,7 +322,7 @@ func (c *cli) params(f *flow.Flow, kv []string, file string) (map[string]cty.Val
 		}
 		p := f.Param(name)
 		if p == nil {
-			return nil, &exitError{exitUsage, fmt.Sprintf("-p %s: flow %q has no param %q", s, f.Name, name)}
+			return nil, noParam(f, s, name)
 		}
 		v, err := flow.ParseParam(p, text)
 		if err != nil {
@@ -311,6 +334,29 @@ func (c *cli) params(f *flow.Flow, kv []string, file string) (map[string]cty.Val
 		return nil, &exitError{exitUsage, flow.MessageOf(err)}
 	}
 	return values, nil
+}
+
+// noParam is the error of -p arg naming a param f does not declare: it
+// suggests the closest name and lists the declared ones.
+func noParam(f *flow.Flow, arg, name string) error {
+	msg := fmt.Sprintf("-p %s: flow %q has no param %q", arg, f.Name, name)
+	var names []string
+	best, bestD := "", 3
+	for _, p := range f.Params {
+		names = append(names, p.Name)
+		if d := levenshtein.Distance(name, p.Name, nil); d < bestD {
+			best, bestD = p.Name, d
+		}
+	}
+	switch {
+	case len(names) == 0:
+		msg += "; it declares no params"
+	case best != "":
+		msg += fmt.Sprintf("; did you mean %q?", best)
+	default:
+		msg += "; it declares " + strings.Join(names, ", ")
+	}
+	return &exitError{exitUsage, msg}
 }
 
 // exec runs f without a store (--no-store).
@@ -487,7 +533,18 @@ func logObserver(l *slog.Logger) flow.Observer {
 		case flow.StepRestored:
 			l.Info("step restored from an earlier execution", "step", e.Path, "status", string(e.Status))
 		case flow.StepFailed:
-			l.Error("step failed", "step", e.Path, "attempt", e.Attempt, "error", flow.MessageOf(e.Err))
+			switch {
+			case errors.Is(e.Err, flow.ErrStopped):
+				// The run was asked to stop: not a failure of the step.
+				l.Info("step stopped", "step", e.Path, "attempt", e.Attempt, "error", flow.MessageOf(e.Err))
+			case flow.KindOf(e.Err) == flow.KindCancelled:
+				// A failing sibling or an abort cancelled it; the failure
+				// that did has a line of its own. ("context canceled" says
+				// nothing to a user.)
+				l.Info("step cancelled", "step", e.Path, "attempt", e.Attempt)
+			default:
+				l.Error("step failed", "step", e.Path, "attempt", e.Attempt, "error", flow.MessageOf(e.Err))
+			}
 		case flow.StepRetrying:
 			l.Warn("step retrying", "step", e.Path, "attempt", e.Attempt, "wait", e.Delay.String(), "error", flow.MessageOf(e.Err))
 		case flow.StepRecovered:
@@ -506,7 +563,7 @@ func (c *cli) validateCmd() *cobra.Command {
 types of constant values, references to params, variables and steps,
 functions, and called flows. Problems are printed with their position and
 a source snippet; the exit code is 2 when there is any.`,
-		Args: cobra.MinimumNArgs(1),
+		Args: argsBetween(1, -1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			bad := false
 			for _, p := range args {
@@ -534,7 +591,7 @@ func (c *cli) versionCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Print the version",
-		Args:  cobra.NoArgs,
+		Args:  argsBetween(0, 0),
 		Run: func(cmd *cobra.Command, args []string) {
 			fmt.Fprintln(c.stdout, "flow", version())
 		},

@@ -214,7 +214,7 @@ Otherwise the exit codes are those of exec: 0 completed, 1 failed,
 		Example: `  flow resume 42
   flow resume 42 -p db_password="$DB_PASSWORD" --output json
   flow --store postgres://flow@db.internal/flow resume 42`,
-		Args: cobra.ExactArgs(1),
+		Args: argsBetween(1, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if output != "text" && output != "json" {
 				return &exitError{exitUsage, fmt.Sprintf("--output %q: use text or json", output)}
@@ -280,7 +280,7 @@ func (c *cli) resumeFlow(e *store.Execution, kv []string) (*flow.Flow, map[strin
 		p := f.Param(name)
 		switch {
 		case p == nil:
-			return nil, nil, &exitError{exitUsage, fmt.Sprintf("-p %s: flow %q has no param %q", s, f.Name, name)}
+			return nil, nil, noParam(f, s, name)
 		case !p.Sensitive && p.Identifying:
 			return nil, nil, &exitError{exitUsage, fmt.Sprintf("-p %s: param %q identifies the job instance and cannot change on resume (it is %q)", name, name, e.Params[name])}
 		}

@@ -273,7 +273,7 @@ execution.`,
 		Example: `  flow history
   flow history settlement --status FAILED
   flow history --limit 0 --output json`,
-		Args: cobra.MaximumNArgs(1),
+		Args: argsBetween(0, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkOutput(output); err != nil {
 				return err
@@ -323,15 +323,18 @@ execution.`,
 			fmt.Fprintln(tw, "ID\tFLOW\tSTATUS\tSTARTED\tDURATION\tFAILED STEP / ERROR")
 			for _, e := range execs {
 				dur := "-"
+				why := e.Error
+				if e.FailedStep != "" {
+					why = e.FailedStep + ": " + e.Error
+				}
 				switch {
+				case st != nil && st.ownerGone(e):
+					// Left STARTED by a process that died: not running.
+					why = fmt.Sprintf("owner %s is gone: resume or abandon it", e.Owner)
 				case e.Live():
 					dur = "running"
 				case !e.Ended.IsZero() && !e.Started.IsZero():
 					dur = fmtDuration(e.Ended.Sub(e.Started))
-				}
-				why := e.Error
-				if e.FailedStep != "" {
-					why = e.FailedStep + ": " + e.Error
 				}
 				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", e.ID, e.Flow, e.Status, fmtTime(e.Started), dur, oneLine(why, 80))
 			}
@@ -364,7 +367,7 @@ With --output json: {"execution": {...}, "steps": [...]}, the steps in the
 order of the tree, each with its path.`,
 		Example: `  flow show 42
   flow show 42 --output json | jq '.steps[] | select(.status == "FAILED")'`,
-		Args: cobra.ExactArgs(1),
+		Args: argsBetween(1, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkOutput(output); err != nil {
 				return err
@@ -389,10 +392,10 @@ order of the tree, each with its path.`,
 				})
 				return writeJSON(c.stdout, out)
 			}
-			writeExecution(c.stdout, e)
+			writeExecution(c.stdout, e, st.ownerGone(e))
 			fmt.Fprintln(c.stdout)
 			fmt.Fprintln(c.stdout, "steps")
-			writeTree(c.stdout, roots, e.ID)
+			writeTree(c.stdout, roots, e.ID, st.ownerGone(e))
 			return nil
 		},
 	}
@@ -453,7 +456,9 @@ func toJSONStep(r *store.StepRecord, execID int64) jsonStep {
 	return j
 }
 
-func writeExecution(w io.Writer, e *store.Execution) {
+// writeExecution prints the header of flow show; gone says that e's
+// owner died without ending it.
+func writeExecution(w io.Writer, e *store.Execution, gone bool) {
 	line := func(k, v string) { fmt.Fprintf(w, "%-10s %s\n", k, v) }
 	line("execution", idString(e.ID))
 	line("flow", e.Flow)
@@ -485,7 +490,10 @@ func writeExecution(w io.Writer, e *store.Execution) {
 		line("ended", fmtTime(e.Ended)+" (took "+fmtDuration(e.Ended.Sub(e.Started))+")")
 	}
 	owner := e.Owner.String()
-	if e.Live() {
+	switch {
+	case gone:
+		owner += fmt.Sprintf(", gone without ending it: flow resume %d, or flow abandon %d", e.ID, e.ID)
+	case e.Live():
 		owner += ", lease until " + fmtTime(e.Owner.Until)
 	}
 	line("owner", owner)
@@ -627,7 +635,9 @@ func symbol(s flow.Status) string {
 	return "?"
 }
 
-func writeTree(w io.Writer, roots []*node, execID int64) {
+// writeTree prints the step tree of execution execID; gone says that its
+// owner died, so that steps left running are shown interrupted.
+func writeTree(w io.Writer, roots []*node, execID int64, gone bool) {
 	type row struct{ name, typ, rest string }
 	var rows []row
 	width, typeWidth := 0, 0
@@ -643,6 +653,8 @@ func writeTree(w io.Writer, roots []*node, execID int64) {
 			switch {
 			case !rec.Started.IsZero() && !rec.Ended.IsZero():
 				rest = append(rest, fmtDuration(rec.Ended.Sub(rec.Started)))
+			case (rec.Status == flow.Started || rec.Status == flow.Starting || rec.Status == flow.Stopping) && gone:
+				rest = append(rest, "interrupted")
 			case rec.Status == flow.Started || rec.Status == flow.Starting || rec.Status == flow.Stopping:
 				rest = append(rest, "running")
 			}
@@ -703,7 +715,7 @@ stop does not wait for the execution to end. Exit code 0 when the request
 was made, 2 when the execution is unknown or not running.`,
 		Example: `  flow stop 42
   flow --store postgres://flow@db.internal/flow stop 42`,
-		Args: cobra.ExactArgs(1),
+		Args: argsBetween(1, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkOutput(output); err != nil {
 				return err
@@ -729,12 +741,7 @@ was made, 2 when the execution is unknown or not running.`,
 			if !e.Live() {
 				return &exitError{exitUsage, fmt.Sprintf("execution %d of flow %s is not running: it ended %s", id, e.Flow, e.Status)}
 			}
-			alive := store.Alive
-			if st.path != "" {
-				// Nobody else holds the bbolt file: its owner has gone.
-				alive = func(store.Owner) bool { return false }
-			}
-			if e.OwnerGone(alive, time.Now()) {
+			if st.ownerGone(e) {
 				return &exitError{exitUsage, fmt.Sprintf("execution %d of flow %s is not running: its owner, %s, is gone; resume it with flow resume %d or abandon it with flow abandon %d",
 					id, e.Flow, e.Owner, id, id)}
 			}
@@ -796,7 +803,7 @@ flow exec with the same params starts its flow afresh, as a new job
 instance, instead of resuming it. A completed execution cannot be
 abandoned, nor one that a live process still runs (stop it first).`,
 		Example: `  flow abandon 42`,
-		Args:    cobra.ExactArgs(1),
+		Args:    argsBetween(1, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkOutput(output); err != nil {
 				return err
@@ -822,6 +829,17 @@ abandoned, nor one that a live process still runs (stop it first).`,
 			}
 			if e.Status == flow.Abandoned {
 				fmt.Fprintf(c.stdout, "execution %d of flow %s was already abandoned\n", id, e.Flow)
+				return nil
+			}
+			// flow exec looks at the instance's last execution: when a later
+			// one carried this one on, abandoning this one changes nothing.
+			if later := latestOfInstance(ctx, st, e); later != nil {
+				fmt.Fprintf(c.stdout, "execution %d of flow %s abandoned (it was %s); execution %d (%s) carried it on since, and is the one flow exec looks at",
+					id, e.Flow, e.Status, later.ID, later.Status)
+				if later.Status != flow.Completed && later.Status != flow.Abandoned {
+					fmt.Fprintf(c.stdout, ": abandon %d to start afresh", later.ID)
+				}
+				fmt.Fprintln(c.stdout)
 				return nil
 			}
 			fmt.Fprintf(c.stdout, "execution %d of flow %s abandoned (it was %s); the next flow exec with its params starts afresh\n", id, e.Flow, e.Status)
@@ -870,7 +888,7 @@ A pruned instance is forgotten: the next flow exec with its params starts
 afresh, even if its last execution had failed.`,
 		Example: `  flow prune --older-than 30d
   flow prune --older-than 12h --output json`,
-		Args: cobra.NoArgs,
+		Args: argsBetween(0, 0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkOutput(output); err != nil {
 				return err
@@ -905,4 +923,23 @@ afresh, even if its last execution had failed.`,
 	cmd.Flags().StringVar(&olderThan, "older-than", "", "delete executions that ended longer ago than this: 30d, 12h, ...")
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json")
 	return cmd
+}
+
+// latestOfInstance returns the newest execution of e's instance when it is
+// a later one than e, else nil (also when the history cannot be read: the
+// caller's message is then the general one).
+func latestOfInstance(ctx context.Context, st store.Store, e *store.Execution) *store.Execution {
+	execs, err := st.History(ctx, store.Filter{Flow: e.Flow})
+	if err != nil {
+		return nil
+	}
+	for _, x := range execs { // newest first
+		if x.InstanceID == e.InstanceID {
+			if x.ID > e.ID {
+				return x
+			}
+			return nil
+		}
+	}
+	return nil
 }

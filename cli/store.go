@@ -64,6 +64,20 @@ type openedStore struct {
 	running string // the bbolt store's run file, or ""
 }
 
+// ownerGone reports whether e looks live but its owner has gone: its
+// lease ended, its pid is dead on this host, or, for a bbolt store, the
+// owner no longer holds the file (this command does).
+func (s *openedStore) ownerGone(e *store.Execution) bool {
+	if !e.Live() {
+		return false
+	}
+	alive := store.Alive
+	if s.path != "" {
+		alive = func(store.Owner) bool { return false }
+	}
+	return e.OwnerGone(alive, time.Now())
+}
+
 // openStore opens the store. With mustExist, a missing bbolt file is a
 // *noStoreError instead of a new store. Errors end the command
 // with exit code 2: bbolt's as they are (*bolt.InUseError when another

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclwrite"
@@ -13,15 +14,22 @@ import (
 func (c *cli) fmtCmd() *cobra.Command {
 	var check bool
 	cmd := &cobra.Command{
-		Use:   "fmt [--check] FILE...",
+		Use:   "fmt [--check] FILE|DIR...",
 		Short: "Format flow files in the canonical style",
 		Long: `Rewrite flow files in the canonical HCL style (alignment, indentation,
-spacing). With --check nothing is written: the files that would change are
-listed and the exit code is 1 when there is any. Syntax errors exit with 2.`,
-		Args: cobra.MinimumNArgs(1),
+spacing); a directory stands for the *.flow.hcl files directly in it. With
+--check nothing is written: the files that would change are listed and the
+exit code is 1 when there is any. Syntax errors exit with 2.`,
+		Example: `  flow fmt nightly.flow.hcl
+  flow fmt --check flows/`,
+		Args: argsBetween(1, -1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			paths, err := flowFiles(args)
+			if err != nil {
+				return err
+			}
 			changed := false
-			for _, p := range args {
+			for _, p := range paths {
 				src, err := os.ReadFile(p)
 				if err != nil {
 					return &exitError{exitUsage, err.Error()}
@@ -59,6 +67,28 @@ listed and the exit code is 1 when there is any. Syntax errors exit with 2.`,
 	return cmd
 }
 
+// flowFiles expands the directories among args into the *.flow.hcl files
+// directly in them, as flow.Load reads a directory.
+func flowFiles(args []string) ([]string, error) {
+	var out []string
+	for _, a := range args {
+		info, err := os.Stat(a)
+		if err != nil || !info.IsDir() {
+			out = append(out, a) // a file, or an error ReadFile reports
+			continue
+		}
+		matches, err := filepath.Glob(filepath.Join(a, "*.flow.hcl"))
+		if err != nil {
+			return nil, &exitError{exitUsage, err.Error()}
+		}
+		if len(matches) == 0 {
+			return nil, &exitError{exitUsage, fmt.Sprintf("%s: no *.flow.hcl file in the directory", a)}
+		}
+		out = append(out, matches...)
+	}
+	return out, nil
+}
+
 func (c *cli) graphCmd() *cobra.Command {
 	var format, flowName string
 	cmd := &cobra.Command{
@@ -72,7 +102,7 @@ and finally dashed to the right.`,
 		Example: `  flow graph settle.flow.hcl > settle.mmd
   flow graph settle.flow.hcl --format svg > settle.svg
   flow graph settle.flow.hcl --format dot | dot -Tpng > settle.png`,
-		Args: cobra.ExactArgs(1),
+		Args: argsBetween(1, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			set, err := c.load(args[0])
 			if err != nil {

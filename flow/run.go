@@ -120,7 +120,7 @@ func (e *Engine) Start(ctx context.Context, f *Flow, opts RunOptions) (*Run, err
 	}
 	r := &Run{
 		ID: id, Flow: f, engine: e, observer: obs,
-		logger: logger.With("run", id, "flow", f.Name),
+		logger: logger.With("execution_id", id, "flow", f.Name), // as the CLI's run lines name it
 		stopCh: make(chan struct{}), done: make(chan struct{}),
 		progress: map[string][]byte{}, journal: opts.Journal,
 	}

@@ -27,7 +27,7 @@ func runLogged(t *testing.T, dir string, params map[string]cty.Value) (*flow.Res
 	}
 	lb := &logBuffer{}
 	log := slog.New(slog.NewTextHandler(lb, &slog.HandlerOptions{Level: slog.LevelDebug, ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
-		if a.Key == slog.TimeKey || a.Key == "run" {
+		if a.Key == slog.TimeKey || a.Key == "execution_id" {
 			return slog.Attr{}
 		}
 		return a

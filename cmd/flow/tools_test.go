@@ -100,6 +100,20 @@ func TestFmt(t *testing.T) {
 		t.Error("--check wrote the file")
 	}
 
+	// A directory stands for its *.flow.hcl files.
+	r = flowIn(t, dir, "fmt", "--check", ".")
+	wantCode(t, r, 1)
+	if r.stdout != "messy.flow.hcl\n" {
+		t.Errorf("--check . lists the unformatted files of the directory:\n%s", r)
+	}
+	empty := filepath.Join(dir, "empty")
+	if err := os.Mkdir(empty, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r = flowIn(t, dir, "fmt", "empty")
+	wantCode(t, r, 2)
+	wantContains(t, "stderr", r.stderr, "empty: no *.flow.hcl file in the directory")
+
 	r = flowIn(t, dir, "fmt", "messy.flow.hcl", "ok.flow.hcl")
 	wantCode(t, r, 0)
 	if got := read("messy.flow.hcl"); got != formatted {
@@ -227,10 +241,11 @@ func TestUsageErrors(t *testing.T) {
 		{"unknown flag", []string{"exec", "--bogus", "main.flow.hcl"}, "unknown flag: --bogus"},
 		{"unknown root flag", []string{"--bogus"}, "unknown flag: --bogus"},
 		{"unknown shorthand", []string{"exec", "-z", "main.flow.hcl"}, "unknown shorthand flag: 'z'"},
-		{"exec without file", []string{"exec"}, "arg"},
-		{"exec with two files", []string{"exec", "main.flow.hcl", "main.flow.hcl"}, "arg"},
-		{"graph without file", []string{"graph"}, "arg"},
-		{"fmt without file", []string{"fmt"}, "arg"},
+		{"exec without file", []string{"exec"}, "flow exec needs FILE|DIR (see flow exec --help)"},
+		{"exec with two files", []string{"exec", "main.flow.hcl", "main.flow.hcl"}, `flow exec: unexpected argument "main.flow.hcl" (usage: flow exec FILE|DIR)`},
+		{"graph without file", []string{"graph"}, "flow graph needs FILE|DIR"},
+		{"fmt without file", []string{"fmt"}, "flow fmt needs FILE|DIR..."},
+		{"show without id", []string{"show"}, "flow show needs EXEC_ID"},
 		{"bad output", []string{"exec", "main.flow.hcl", "--output", "yaml"}, `"yaml"`},
 		{"bad log format", []string{"exec", "main.flow.hcl", "--log-format", "xml"}, `"xml"`},
 		{"bad log level", []string{"exec", "main.flow.hcl", "--log-level", "loud"}, `"loud"`},
