@@ -32,26 +32,9 @@ func registerStandard() {
 	batch.RegisterFunc("standard", gen.ProcessorSummary, gen.Process)
 }
 
-// jsTransform is T in JavaScript, exact: the amount as a decimal (the
-// decimal API of docs/javascript.md), never a float.
-//
-// The object literal opens on the line of its first key: script compiles
-// such literals into a direct build of the output record, and (today) not
-// those whose first key is on the line after the brace, which are read
-// back key by key, 1.7x slower here; processor "js-multiline" measures
-// that.
-const jsTransform = `
-const amount = decimal.field(item, "amount");
-if (amount.lt(10)) return;
-return { id:   item.id,
-  account:  item.account,
-  cents:    amount.toCents(),
-  currency: item.currency.toLowerCase(),
-  big:      amount.gt(5000),
-};`
-
-// jsMultilineTransform is jsTransform with the literal's first key on its
-// own line.
+// jsMultilineTransform is gen.JSTransform with the literal's first key on
+// its own line, which script compiled less directly (processor
+// "js-multiline" measures it).
 const jsMultilineTransform = `
 const amount = decimal.field(item, "amount");
 if (amount.lt(10)) return;
@@ -131,7 +114,7 @@ func processorBlock(proc string) (string, error) {
 	case "go":
 		return `    processor "standard" {}`, nil
 	case "js":
-		return jsBlock(jsTransform), nil
+		return jsBlock(gen.JSTransform), nil
 	case "js-number":
 		return jsBlock(jsNumberTransform), nil
 	case "js-multiline":

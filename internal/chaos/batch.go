@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/flowbatch/flow/flow"
+	"github.com/flowbatch/flow/internal/gen"
 	"github.com/flowbatch/flow/steps/batch"
 	"github.com/flowbatch/flow/store"
 	"github.com/flowbatch/flow/store/bolt"
@@ -93,21 +94,10 @@ var BatchFlowSource = `flow "batch_chaos" {
 }
 `
 
-// JSTransform is the standard transform in JavaScript, as the benchmarks
-// run it: the amount as an exact decimal, never a float.
-const JSTransform = `const amount = decimal.field(item, "amount");
-if (amount.lt(10)) return;
-return { id: item.id,
-  account:  item.account,
-  cents:    amount.toCents(),
-  currency: item.currency.toLowerCase(),
-  big:      amount.gt(5000),
-};`
-
 // JSBatchFlowSource is BatchFlowSource with the transform written in
 // JavaScript (processor "js"), which the flow binary runs as it is.
 var JSBatchFlowSource = strings.Replace(BatchFlowSource, `    processor "standard" {}`,
-	"    processor \"js\" {\n      code = <<-JS\n        "+strings.ReplaceAll(JSTransform, "\n", "\n        ")+"\n      JS\n    }", 1)
+	"    processor \"js\" {\n      code = <<-JS\n        "+strings.ReplaceAll(gen.JSTransform, "\n", "\n        ")+"\n      JS\n    }", 1)
 
 // BatchStep is the path of the batch step in BatchFlowSource.
 const BatchStep = "main/load"

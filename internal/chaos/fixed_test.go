@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -24,43 +25,13 @@ var (
 // body, trailer with count and sum) into a table through the standard
 // transform: fixed reader, Go processor, SQL writer. Its params are those
 // of sqlChaosFlow, so that sqlDriver runs it.
-const fixedChaosFlow = `flow "fixed_chaos" {
-  param "in" {
-    type = string
-  }
-  param "driver" {
-    type = string
-  }
-  param "dsn" {
-    type      = string
-    sensitive = true
-  }
-  param "concurrency" {
-    type    = number
-    default = 1
-  }
-
-  datasource "db" {
-    driver = param.driver
-    dsn    = param.dsn
-  }
-
-  batch "load" {
-    chunk_size  = 1000
-    concurrency = param.concurrency
-
-    reader "fixed" {
+var fixedChaosFlow = strings.Replace(sqlChaosFlow, `    reader "csv" {
+      path   = param.in
+      schema = { id = "int", amount = "decimal" }
+    }`, `    reader "fixed" {
       path = param.in
-` + gen.FixedReaderModel + `
-    }
-    processor "standard" {}
-    writer "sql" {
-      datasource = "db"
-      table      = "payments"
-    }
-  }
-}
-`
+`+gen.FixedReaderModel+`
+    }`, 1)
 
 // TestFixedSQLChaos kills a batch step that loads a fixed-width file of
 // 50k records into SQLite at random moments, runs it again until it

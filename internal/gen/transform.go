@@ -60,6 +60,19 @@ func Process(c *batch.Chunk, in *record.Record, emit func(*record.Record)) error
 	return nil
 }
 
+// JSTransform is T in JavaScript, as the benchmarks and the chaos tests
+// run it (processor "js"): the amount as an exact decimal (the decimal
+// API of docs/javascript.md), never a float. The returned object literal
+// opens on the line of its first key.
+const JSTransform = `const amount = decimal.field(item, "amount");
+if (amount.lt(10)) return;
+return { id: item.id,
+  account:  item.account,
+  cents:    amount.toCents(),
+  currency: item.currency.toLowerCase(),
+  big:      amount.gt(5000),
+};`
+
 // inFields are the positions of T's input fields in a schema.
 type inFields struct {
 	schema                        *record.Schema
