@@ -146,7 +146,9 @@ func TestExactlyOnceAfterCrash(t *testing.T) {
 				j := newCrashJournal()
 				j.failAt = func(st flow.StepState) bool {
 					n, ok := progressOf(st)
-					return st.Path == "main/load" && ok && n == tc.crash
+					// >=: checkpoints saved while others pile up cover them
+					// all (checkpoint_lag), so a count may be skipped.
+					return st.Path == "main/load" && ok && n >= tc.crash
 				}
 				res := runDurable(t, f, db.params(nil), j, "exec-1")
 				if res.Status != flow.Failed || !errors.Is(res.Err, errCrash) {

@@ -71,7 +71,7 @@ type writer struct {
 	hiMark int64         // the end of the highest item an earlier execution marked, -1 for none
 	before []batch.Range // the items earlier executions marked, merged
 	mu     sync.Mutex
-	mine   []batch.Range // items this execution committed in transactions of the writer's own
+	mine   []batch.Range // items this execution committed
 
 	sqlMu   sync.Mutex
 	sqlText map[sqlKey]string // the INSERT statements, by columns and rows
@@ -221,6 +221,20 @@ func (w *writer) Setup(t *batch.Task) error {
 	if w.d == Postgres && w.mode == ModeInsert {
 		w.pg = w.lookupPG(ctx)
 	}
+	// A chunk written in the chunk's transaction counts as written once
+	// that transaction committed: what the markers in the table said when
+	// every chunk asked them, without asking.
+	t.OnCommit(func(c *batch.Chunk) error {
+		if c.Values[w] != inChunkTx {
+			return nil // nothing written, or in a transaction of the writer's own: in mine already
+		}
+		w.mu.Lock()
+		for _, r := range ranges(c.ItemSeqs()) {
+			w.mine = insertRange(w.mine, r)
+		}
+		w.mu.Unlock()
+		return nil
+	})
 	t.OnTaskEnd(func(err error) {
 		if err != nil {
 			return // kept for the resume
@@ -241,8 +255,8 @@ func (w *writer) Setup(t *batch.Task) error {
 // cost a query returning every marker between the chunk's lowest and
 // highest item, which with partition_by (a chunk's items scattered over
 // the input, a marker per run of them) was most of the table each time.
-// Markers this execution writes in chunk transactions need not be read
-// back: a committed chunk is not processed again in the same execution.
+// Markers this execution writes are kept in mine as their transactions
+// commit.
 func (w *writer) loadMarkers(ctx context.Context) error {
 	q := "SELECT first_item, end_item FROM " + w.markers + " WHERE run_key = " + w.d.param(1) + " AND step = " + w.d.param(2) +
 		" AND writer = " + w.d.param(3) + " ORDER BY first_item"
@@ -300,6 +314,10 @@ func (w *writer) Sync() error { return nil }
 // Close implements batch.Writer.
 func (w *writer) Close() error { return nil }
 
+// inChunkTx marks in Chunk.Values a chunk the writer wrote in the chunk's
+// transaction.
+const inChunkTx = "written in the chunk's transaction"
+
 // errPartial fails a chunk that an earlier execution wrote in part: the
 // engine then writes it item by item, each whole or not at all.
 var errPartial = errors.New("an earlier execution wrote part of this chunk")
@@ -325,6 +343,9 @@ func (w *writer) Consume(c *batch.Chunk, items []*record.Record) error {
 		own = true
 	}
 	err := w.write(ctx, t, seqs, items)
+	if !own && err == nil {
+		c.Values[w] = inChunkTx
+	}
 	if own {
 		if err != nil {
 			_ = t.rollback()
