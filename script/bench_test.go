@@ -125,14 +125,29 @@ const benchRows = 200_000
 
 var benchData = benchCSV(benchRows)
 
-func reportRate(b *testing.B, records int, start time.Time) {
-	b.ReportMetric(float64(records)/time.Since(start).Seconds(), "records/s")
+// meter measures a benchmark's loop: wall time, and the process's CPU
+// time, steadier than wall time on a shared machine.
+type meter struct {
+	wall time.Time
+	cpu  time.Duration
+}
+
+func startMeter() meter { return meter{time.Now(), cpuTime()} }
+
+// report prints records/s and CPU ns per record, and returns the latter.
+func (m meter) report(b *testing.B, records int) float64 {
+	b.ReportMetric(float64(records)/time.Since(m.wall).Seconds(), "records/s")
+	cpu := float64((cpuTime() - m.cpu).Nanoseconds()) / float64(records)
+	if cpu > 0 {
+		b.ReportMetric(cpu, "cpu-ns/rec")
+	}
+	return cpu
 }
 
 // BenchmarkPipelineGo is the Go baseline: encoding/csv in, the transform
 // in Go, CSV out.
 func BenchmarkPipelineGo(b *testing.B) {
-	start := time.Now()
+	m := startMeter()
 	for b.Loop() {
 		l := newCSVLoader(benchData)
 		s := &csvSink{}
@@ -164,7 +179,7 @@ func BenchmarkPipelineGo(b *testing.B) {
 			_ = s.Consume(nil, out)
 		}
 	}
-	reportRate(b, benchRows*b.N, start)
+	m.report(b, benchRows*b.N)
 }
 
 // plainItem is the hand-written loop's dynamic object over a record.
@@ -194,10 +209,17 @@ func (p *plainItem) Has(k string) bool           { _, ok := p.rec.Schema.Index(k
 func (p *plainItem) Delete(string) bool          { return false }
 func (p *plainItem) Keys() []string              { return p.rec.Schema.Names() }
 
-// BenchmarkPipelineHandGoja is the best hand-written goja loop: the same
-// CSV in and out, one runtime, a dynamic object per record, the result's
-// fields read with Get by their known names.
-func BenchmarkPipelineHandGoja(b *testing.B) {
+// handGoja is the best hand-written goja loop: one runtime, a dynamic
+// object over the record, T in JS, the result's fields read with Get by
+// their known names.
+type handGoja struct {
+	vm     *goja.Runtime
+	fn     goja.Callable
+	names  []string
+	schema *record.Schema
+}
+
+func newHandGoja() *handGoja {
 	vm := goja.New()
 	v, err := vm.RunString(`(function(r) {
   if (r.amount < 10) return null;
@@ -205,63 +227,89 @@ func BenchmarkPipelineHandGoja(b *testing.B) {
            cents: Math.round(r.amount * 100), big: r.amount > 5000 };
 })`)
 	if err != nil {
-		b.Fatal(err)
+		panic(err)
 	}
 	fn, _ := goja.AssertFunction(v)
 	names := []string{"id", "account", "amount", "currency", "date", "memo", "cents", "big"}
-	outSchema, _ := record.Names(names...)
-	start := time.Now()
-	for b.Loop() {
-		l := newCSVLoader(benchData)
-		s := &csvSink{}
-		out := make([]*record.Record, 0, 1000)
-		for {
-			recs, err := l.Load(nil, 1000)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if len(recs) == 0 {
-				break
-			}
-			out = out[:0]
-			for _, r := range recs {
-				res, err := fn(goja.Undefined(), vm.NewDynamicObject(&plainItem{vm: vm, rec: r}))
-				if err != nil {
-					b.Fatal(err)
-				}
-				o, ok := res.(*goja.Object)
-				if !ok {
-					continue
-				}
-				vals := make([]record.Value, len(names))
-				for i, n := range names {
-					f := o.Get(n)
-					switch f.ExportType() {
-					case typeInt64:
-						vals[i] = record.IntVal(f.ToInteger())
-					case typeFloat64:
-						vals[i] = record.FloatVal(f.ToFloat())
-					case typeBool:
-						vals[i] = record.BoolVal(f.ToBoolean())
-					default:
-						vals[i] = record.Str(f.String())
-					}
-				}
-				out = append(out, &record.Record{Schema: outSchema, Values: vals})
-			}
-			_ = s.Consume(nil, out)
+	schema, _ := record.Names(names...)
+	return &handGoja{vm: vm, fn: fn, names: names, schema: schema}
+}
+
+// transform runs T over one record: nil when it is filtered out.
+func (h *handGoja) transform(r *record.Record) (*record.Record, error) {
+	res, err := h.fn(goja.Undefined(), h.vm.NewDynamicObject(&plainItem{vm: h.vm, rec: r}))
+	if err != nil {
+		return nil, err
+	}
+	o, ok := res.(*goja.Object)
+	if !ok {
+		return nil, nil
+	}
+	vals := make([]record.Value, len(h.names))
+	for i, n := range h.names {
+		f := o.Get(n)
+		switch f.ExportType() {
+		case typeInt64:
+			vals[i] = record.IntVal(f.ToInteger())
+		case typeFloat64:
+			vals[i] = record.FloatVal(f.ToFloat())
+		case typeBool:
+			vals[i] = record.BoolVal(f.ToBoolean())
+		default:
+			vals[i] = record.Str(f.String())
 		}
 	}
-	reportRate(b, benchRows*b.N, start)
+	return &record.Record{Schema: h.schema, Values: vals}, nil
+}
+
+// pipeline runs the benchmark's CSV through T to CSV.
+func (h *handGoja) pipeline() error {
+	l := newCSVLoader(benchData)
+	s := &csvSink{}
+	out := make([]*record.Record, 0, 1000)
+	for {
+		recs, err := l.Load(nil, 1000)
+		if err != nil {
+			return err
+		}
+		if len(recs) == 0 {
+			return nil
+		}
+		out = out[:0]
+		for _, r := range recs {
+			rec, err := h.transform(r)
+			if err != nil {
+				return err
+			}
+			if rec != nil {
+				out = append(out, rec)
+			}
+		}
+		_ = s.Consume(nil, out)
+	}
+}
+
+// BenchmarkPipelineHandGoja is the hand-written goja loop over the same
+// CSV in and out.
+func BenchmarkPipelineHandGoja(b *testing.B) {
+	h := newHandGoja()
+	m := startMeter()
+	for b.Loop() {
+		if err := h.pipeline(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	handNs["pipeline"] = m.report(b, benchRows*b.N)
 }
 
 // BenchmarkPipelineJS is the batch engine with the js processor: the
-// same CSV in and out, at concurrency 1 and 2.
+// same CSV in and out, at concurrency 1 and 2; x-hand is its time over
+// BenchmarkPipelineHandGoja's (which runs on one core).
 func BenchmarkPipelineJS(b *testing.B) {
 	for _, conc := range []int{1, 2} {
 		b.Run(fmt.Sprintf("concurrency=%d", conc), func(b *testing.B) {
 			p := newProc(b, standardJS, nil, nil)
-			start := time.Now()
+			m := startMeter()
 			for b.Loop() {
 				l := newCSVLoader(benchData)
 				_, err := batch.Run[*record.Record, *record.Record](context.Background(), l, p, &csvSinks{},
@@ -270,7 +318,7 @@ func BenchmarkPipelineJS(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			reportRate(b, benchRows*b.N, start)
+			reportVsHand(b, "pipeline", m.report(b, benchRows*b.N))
 		})
 	}
 }
@@ -299,13 +347,13 @@ func BenchmarkCallGoToJS(b *testing.B) {
 	v, _ := r.vm.RunString(`(function(x) { return x; })`)
 	fn, _ := goja.AssertFunction(v)
 	arg := r.vm.ToValue(1)
-	start := time.Now()
+	m := startMeter()
 	for b.Loop() {
 		if _, err := r.call(fn, goja.Undefined(), arg); err != nil {
 			b.Fatal(err)
 		}
 	}
-	reportRate(b, b.N, start)
+	m.report(b, b.N)
 }
 
 // BenchmarkItemExposure is the cost of handing a record to JS and reading
@@ -318,7 +366,7 @@ func BenchmarkItemExposure(b *testing.B) {
 			r := newRT(&host{main: &unit{}, schemas: &record.Schemas{}}, nil)
 			v, _ := r.vm.RunString(`(function(item) { return item.amount > 10 && item.currency.length > 0 && item.id > 0; })`)
 			fn, _ := goja.AssertFunction(v)
-			start := time.Now()
+			m := startMeter()
 			i := 0
 			for b.Loop() {
 				rec := recs[i%len(recs)]
@@ -337,7 +385,7 @@ func BenchmarkItemExposure(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			reportRate(b, b.N, start)
+			m.report(b, b.N)
 		})
 	}
 }
@@ -352,79 +400,135 @@ func BenchmarkResultConversion(b *testing.B) {
 		b.Fatal(err)
 	}
 	o := v.(*goja.Object)
-	start := time.Now()
+	m := startMeter()
 	for b.Loop() {
 		if _, err := r.objectRecord(o, recs[0]); err != nil {
 			b.Fatal(err)
 		}
 	}
-	reportRate(b, b.N, start)
+	m.report(b, b.N)
+}
+
+// perRecordTransforms are T written the ways flows write it: with the
+// amount as a number or as an exact decimal (as bench/batch.go's js and
+// js-multiline), the literal opening on the line of its first key or not.
+var perRecordTransforms = []struct{ name, code string }{
+	{"number", standardJS},
+	{"number-multiline", `
+if (item.amount < 10) return;          // nothing returned: filtered
+return {
+  ...item,
+  cents:    Math.round(item.amount * 100),
+  currency: item.currency.toLowerCase(),
+  big:      item.amount > 5000,
+};`},
+	{"number-keys", `
+if (item.amount < 10) return;
+return { id:   item.id,
+  account:  item.account,
+  cents:    Math.round(item.amount * 100),
+  currency: item.currency.toLowerCase(),
+  big:      item.amount > 5000,
+};`},
+	{"decimal", `
+const amount = decimal.field(item, "amount");
+if (amount.lt(10)) return;
+return { id:   item.id,
+  account:  item.account,
+  cents:    amount.toCents(),
+  currency: item.currency.toLowerCase(),
+  big:      amount.gt(5000),
+};`},
+	{"decimal-multiline", `
+const amount = decimal.field(item, "amount");
+if (amount.lt(10)) return;
+return {
+  id:       item.id,
+  account:  item.account,
+  cents:    amount.toCents(),
+  currency: item.currency.toLowerCase(),
+  big:      amount.gt(5000),
+};`},
+	{"emit", `
+if (item.amount < 10) return;
+emit({
+  ...item,
+  cents:    Math.round(item.amount * 100),
+  currency: item.currency.toLowerCase(),
+  big:      item.amount > 5000,
+});`},
+}
+
+// handNs holds the hand-written loops' CPU ns per record, measured by
+// their benchmarks (or, when those were not selected, on first need), so
+// that the engine's benchmarks print their ratio of CPU time to them as
+// x-hand.
+var handNs = map[string]float64{}
+
+func reportVsHand(b *testing.B, ref string, perRecord float64) {
+	h, ok := handNs[ref]
+	if !ok {
+		// Not measured in this run (testing.Benchmark cannot run inside
+		// a benchmark): measure it now.
+		hg := newHandGoja()
+		m := startMeter()
+		n := benchRows
+		if ref == "loop" {
+			recs := benchRecords(1000)
+			for i := 0; i < n; i++ {
+				_, _ = hg.transform(recs[i%len(recs)])
+			}
+		} else {
+			_ = hg.pipeline()
+		}
+		h = float64((cpuTime() - m.cpu).Nanoseconds()) / float64(n)
+		handNs[ref] = h
+	}
+	if h > 0 && perRecord > 0 {
+		b.ReportMetric(perRecord/h, "x-hand")
+	}
+}
+
+// BenchmarkHandLoopPerRecord is the hand-written loop per record, the
+// reference of BenchmarkProcessorPerRecord.
+func BenchmarkHandLoopPerRecord(b *testing.B) {
+	recs := benchRecords(1000)
+	h := newHandGoja()
+	m := startMeter()
+	i := 0
+	for b.Loop() {
+		if _, err := h.transform(recs[i%len(recs)]); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+	handNs["loop"] = m.report(b, b.N)
 }
 
 // BenchmarkProcessorPerRecord is the full processor per record (item
-// exposure, the call, the result), without the CSV and the engine.
+// exposure, the call, the result), without the CSV and the engine, for
+// each way of writing T; x-hand is its time over the hand-written loop's.
 func BenchmarkProcessorPerRecord(b *testing.B) {
 	recs := benchRecords(1000)
-	p := newProc(b, standardJS, map[string]cty.Value{}, nil).(*processor)
-	task := &batch.Task{Context: context.Background(), Concurrency: 1}
-	_ = p.Setup(task)
-	c := &batch.Chunk{Task: task}
-	n := 0
-	emit := func(*record.Record) { n++ }
-	start := time.Now()
-	i := 0
-	for b.Loop() {
-		if err := p.Process(c, recs[i%len(recs)], emit); err != nil {
-			b.Fatal(err)
-		}
-		i++
-	}
-	reportRate(b, b.N, start)
-}
-
-// BenchmarkHandLoopPerRecord is the hand-written loop per record, for
-// comparison with BenchmarkProcessorPerRecord.
-func BenchmarkHandLoopPerRecord(b *testing.B) {
-	recs := benchRecords(1000)
-	vm := goja.New()
-	v, _ := vm.RunString(`(function(r) {
-  if (r.amount < 10) return null;
-  return { id: r.id, account: r.account, amount: r.amount, currency: r.currency.toLowerCase(), date: r.date, memo: r.memo,
-           cents: Math.round(r.amount * 100), big: r.amount > 5000 };
-})`)
-	fn, _ := goja.AssertFunction(v)
-	names := []string{"id", "account", "amount", "currency", "date", "memo", "cents", "big"}
-	outSchema, _ := record.Names(names...)
-	start := time.Now()
-	i := 0
-	for b.Loop() {
-		r := recs[i%len(recs)]
-		i++
-		res, err := fn(goja.Undefined(), vm.NewDynamicObject(&plainItem{vm: vm, rec: r}))
-		if err != nil {
-			b.Fatal(err)
-		}
-		o, ok := res.(*goja.Object)
-		if !ok {
-			continue
-		}
-		vals := make([]record.Value, len(names))
-		for j, n := range names {
-			f := o.Get(n)
-			switch f.ExportType() {
-			case typeInt64:
-				vals[j] = record.IntVal(f.ToInteger())
-			case typeFloat64:
-				vals[j] = record.FloatVal(f.ToFloat())
-			case typeBool:
-				vals[j] = record.BoolVal(f.ToBoolean())
-			default:
-				vals[j] = record.Str(f.String())
+	for _, tr := range perRecordTransforms {
+		b.Run(tr.name, func(b *testing.B) {
+			p := newProc(b, tr.code, map[string]cty.Value{}, nil).(*processor)
+			task := &batch.Task{Context: context.Background(), Concurrency: 1}
+			_ = p.Setup(task)
+			c := &batch.Chunk{Task: task}
+			n := 0
+			emit := func(*record.Record) { n++ }
+			m := startMeter()
+			i := 0
+			for b.Loop() {
+				if err := p.Process(c, recs[i%len(recs)], emit); err != nil {
+					b.Fatal(err)
+				}
+				i++
 			}
-		}
-		_ = &record.Record{Schema: outSchema, Values: vals}
+			reportVsHand(b, "loop", m.report(b, b.N))
+		})
 	}
-	reportRate(b, b.N, start)
 }
 
 // BenchmarkEngineJS is the batch engine with the js processor over records
@@ -435,7 +539,7 @@ func BenchmarkEngineJS(b *testing.B) {
 	for _, conc := range []int{1, 2} {
 		b.Run(fmt.Sprintf("concurrency=%d", conc), func(b *testing.B) {
 			p := newProc(b, standardJS, nil, nil)
-			start := time.Now()
+			m := startMeter()
 			for b.Loop() {
 				_, err := batch.Run[*record.Record, *record.Record](context.Background(), &memLoader{recs: recs}, p, &csvSinks{},
 					batch.Options[*record.Record]{ChunkSize: 1000, Concurrency: conc})
@@ -443,7 +547,7 @@ func BenchmarkEngineJS(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			reportRate(b, len(recs)*b.N, start)
+			m.report(b, len(recs)*b.N)
 		})
 	}
 }

@@ -142,7 +142,29 @@ func (r *rt) names(s *record.Schema) []string {
 }
 
 func (r *rt) newItem(rec *record.Record) *goja.Object {
-	return r.vm.NewDynamicObject(&itemObj{r: r, rec: rec})
+	_, o := r.newItemObj(rec)
+	return o
+}
+
+// newItemObj makes an item. (Not from a slab: an item the code keeps
+// would keep the records of the whole slab.)
+func (r *rt) newItemObj(rec *record.Record) (*itemObj, *goja.Object) {
+	it := &itemObj{r: r, rec: rec}
+	return it, r.vm.NewDynamicObject(it)
+}
+
+// itemOf returns the Go side of an item.
+func (r *rt) itemOf(v goja.Value) (*itemObj, bool) {
+	if v == nil {
+		return nil, false
+	}
+	if r.itemJS != nil && v == r.itemJS {
+		return r.item, true
+	}
+	if o, ok := v.(*goja.Object); ok && o.ExportType() == typeItem {
+		return o.Export().(*itemObj), true
+	}
+	return nil, false
 }
 
 // record returns the record an item stands for: the record itself when
@@ -298,9 +320,17 @@ func (r *rt) toValue(v goja.Value, orig *record.Value) (record.Value, error) {
 	if !ok {
 		return record.Value{}, fmt.Errorf("cannot store a %s in a record", typeName(v))
 	}
+	if it, ok := r.itemOf(o); ok {
+		rec, err := it.record()
+		if err != nil {
+			return record.Value{}, err
+		}
+		return record.MapVal(rec), nil
+	}
 	switch o.ExportType() {
 	case typeDecimal:
-		return o.Export().(*decimalObj).d.value(), nil
+		d, _ := r.decimalOf(o)
+		return d.d.value(), nil
 	case typeTime:
 		t, _ := o.Export().(time.Time)
 		if orig != nil && orig.Kind() == record.Time {
@@ -309,12 +339,6 @@ func (r *rt) toValue(v goja.Value, orig *record.Value) (record.Value, error) {
 			}
 		}
 		return record.TimeVal(t.UTC()), nil
-	case typeItem:
-		rec, err := o.Export().(*itemObj).record()
-		if err != nil {
-			return record.Value{}, err
-		}
-		return record.MapVal(rec), nil
 	case typeArray:
 		n := o.Get("length").ToInteger()
 		l := make([]record.Value, n)

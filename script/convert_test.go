@@ -3,6 +3,8 @@ package script
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -185,39 +187,40 @@ func TestCentsExact(t *testing.T) {
 func TestDecimalHelper(t *testing.T) {
 	r := testRT(t)
 	cases := map[string]string{
-		`decimal("0.1").add("0.2").toString()`:                   "0.3",
-		`decimal(0.1).add(0.2).eq("0.3")`:                        "true",
-		`0.1 + 0.2 === 0.3`:                                      "false",
-		`decimal("10.00").sub(0.01).toString()`:                  "9.99",
-		`decimal("19.99").mul(3).toString()`:                     "59.97",
-		`decimal("2.675").round(2).toString()`:                   "2.68",
-		`decimal("-2.675").round(2).toString()`:                  "-2.68",
-		`decimal("2.5").round().toString()`:                      "3",
-		`decimal("10").div(3, 4).toString()`:                     "3.3333",
-		`decimal("10.00").div(3).toString()`:                     "3.33",
-		`decimal("2").div(3, 2).toString()`:                      "0.67",
-		`decimal("1.005").mul("1.1", 3).toString()`:              "1.106",
-		`decimal("123.45").toCents()`:                            "12345",
-		`decimal("0.125").toCents()`:                             "13",
-		`decimal("7.5").toUnits(3)`:                              "7500",
-		`decimal("1.50").scale()`:                                "2",
-		`decimal("1.50").cmp("1.5")`:                             "0",
-		`decimal("1.5").lt(2) && decimal(2).gte("2.00")`:         "true",
-		`decimal("-3.20").abs().toString()`:                      "3.20",
-		`decimal("3.20").neg().toString()`:                       "-3.20",
-		`decimal("3.20").sign()`:                                 "1",
-		`decimal("12.345").toFixed(1)`:                           "12.3",
-		`decimal("1e3").toString()`:                              "1000",
-		`decimal(1e-7).toString()`:                               "0.0000001",
-		`JSON.stringify({ a: decimal("1.10") })`:                 `{"a":"1.10"}`,
-		`decimal("2.50") * 2`:                                    "5",
-		`decimal("1.5") > 1`:                                     "true",
-		`decimal.isDecimal(decimal(1)) && !decimal.isDecimal(1)`: "true",
-		`decimal(1) instanceof decimal`:                          "true",
-		`decimal("3.14159", 2).toString()`:                       "3.14",
-		"`${decimal('1.20')}`":                                   "1.20",
-		`decimal("99999999999999999").add(1).toString()`:         "100000000000000000",
-		`decimal("123456789012345678").toCents()`:                "12345678901234567800",
+		`decimal("0.1").add("0.2").toString()`:                                 "0.3",
+		`decimal(0.1).add(0.2).eq("0.3")`:                                      "true",
+		`0.1 + 0.2 === 0.3`:                                                    "false",
+		`decimal("10.00").sub(0.01).toString()`:                                "9.99",
+		`decimal("19.99").mul(3).toString()`:                                   "59.97",
+		`decimal("2.675").round(2).toString()`:                                 "2.68",
+		`decimal("-2.675").round(2).toString()`:                                "-2.68",
+		`decimal("2.5").round().toString()`:                                    "3",
+		`decimal("10").div(3, 4).toString()`:                                   "3.3333",
+		`decimal("10.00").div(3).toString()`:                                   "3.33",
+		`decimal("2").div(3, 2).toString()`:                                    "0.67",
+		`decimal("1.005").mul("1.1", 3).toString()`:                            "1.106",
+		`decimal("123.45").toCents()`:                                          "12345",
+		`decimal("0.125").toCents()`:                                           "13",
+		`decimal("7.5").toUnits(3)`:                                            "7500",
+		`decimal("1.50").scale()`:                                              "2",
+		`decimal("1.50").cmp("1.5")`:                                           "0",
+		`decimal("1.5").lt(2) && decimal(2).gte("2.00")`:                       "true",
+		`decimal("-3.20").abs().toString()`:                                    "3.20",
+		`decimal("3.20").neg().toString()`:                                     "-3.20",
+		`decimal("3.20").sign()`:                                               "1",
+		`decimal("12.345").toFixed(1)`:                                         "12.3",
+		`decimal("1e3").toString()`:                                            "1000",
+		`decimal(1e-7).toString()`:                                             "0.0000001",
+		`JSON.stringify({ a: decimal("1.10") })`:                               `{"a":"1.10"}`,
+		`decimal("2.50") * 2`:                                                  "5",
+		`decimal("1.5") > 1`:                                                   "true",
+		`decimal.isDecimal(decimal(1)) && !decimal.isDecimal(1)`:               "true",
+		`decimal(1) instanceof decimal`:                                        "true",
+		`decimal("3.14159", 2).toString()`:                                     "3.14",
+		"`${decimal('1.20')}`":                                                 "1.20",
+		`decimal("99999999999999999").add(1).toString()`:                       "100000000000000000",
+		`decimal("123456789012345678").toCents()`:                              "12345678901234567800",
+		`decimal.half = x => decimal(x).div(2, 1); decimal.half(3).toString()`: "1.5",
 	}
 	for js, want := range cases {
 		v, err := r.vm.RunString(js)
@@ -232,10 +235,44 @@ func TestDecimalHelper(t *testing.T) {
 	for _, js := range []string{
 		`decimal("abc")`, `decimal(NaN)`, `decimal(1).div(0)`, `decimal("9223372036854775807").add(1)`,
 		`decimal(1).round(40)`, `decimal(null)`, `decimal({})`, `decimal("1").add()`,
+		// read-only: code that calls decimal.field(item, ...) hands item to it
+		`"use strict"; decimal.field = () => 1`, `"use strict"; decimal = 1`,
 	} {
 		if _, err := r.vm.RunString(js); err == nil {
 			t.Errorf("%s: no error", js)
 		}
+	}
+}
+
+// decFromFloat finds, without text, the decimal that strconv's shortest
+// form of the number gives.
+func TestDecFromFloat(t *testing.T) {
+	check := func(f float64) {
+		if f == math.Trunc(f) && math.Abs(f) >= 1<<53 {
+			return // whole numbers keep their binary value (not the fast path)
+		}
+		got, err := decFromFloat(f)
+		want, werr := parseDec(strconv.FormatFloat(f, 'g', -1, 64))
+		if (err != nil) != (werr != nil) {
+			t.Fatalf("decFromFloat(%v): %v, want %v", f, err, werr)
+		}
+		if got != want {
+			t.Fatalf("decFromFloat(%v) = %v (scale %d), want %v (scale %d)", f, got, got.s, want, want.s)
+		}
+	}
+	for u := int64(-200000); u <= 200000; u += 7 {
+		for _, p := range []float64{10, 100, 1000, 1e6} {
+			check(float64(u) / p)
+		}
+	}
+	rnd := rand.New(rand.NewPCG(1, 2))
+	for range 200000 {
+		check(rnd.NormFloat64() * math.Pow(10, float64(rnd.IntN(30)-15)))
+		check(math.Float64frombits(rnd.Uint64() & (1<<63 - 1)))
+	}
+	for _, f := range []float64{0.1, 0.2, 0.3, 1e-7, 5e-324, 1.7976931348623157e308, 123456789012345.6, 0.1 + 0.2, 99999999999999.99, 1e15 + 0.5} {
+		check(f)
+		check(-f)
 	}
 }
 

@@ -81,6 +81,21 @@ func decFromFloat(f float64) (dec, error) {
 	if f == math.Trunc(f) && math.Abs(f) < 1<<63 {
 		return dec{int64(f), 0}, nil
 	}
+	// The shortest decimal that reads back as f, found without text when
+	// it has at most 15 significant digits: then decimals of its scale are
+	// more than 4 ulps of f apart, so the nearest one to f×10^k is the
+	// only candidate, and m/10^k, correctly rounded from exact operands,
+	// is what reading it would give.
+	for k := 1; k <= 15; k++ {
+		p := float64(pow10tab[k])
+		m := math.Round(f * p)
+		if math.Abs(m) >= 1e15 {
+			break
+		}
+		if m/p == f {
+			return dec{int64(m), int32(k)}, nil
+		}
+	}
 	return parseDec(strconv.FormatFloat(f, 'g', -1, 64))
 }
 
@@ -247,16 +262,50 @@ func (d dec) cmp(e dec) int {
 // properties whose methods live on the decimal prototype.
 type decimalObj struct{ d dec }
 
+// decRing is how many of the decimals made last a runtime remembers, so
+// that their methods find their value without Export (which allocates):
+// a chain like decimal.field(item, "amount").mul(rate).round(2) only uses
+// the latest ones.
+const decRing = 8
+
 func (*decimalObj) Get(string) goja.Value       { return nil }
 func (*decimalObj) Set(string, goja.Value) bool { return false }
 func (*decimalObj) Has(string) bool             { return false }
 func (*decimalObj) Delete(string) bool          { return true }
 func (*decimalObj) Keys() []string              { return nil }
-func (r *rt) newDecimal(d dec) *goja.Object     { return r.objWithProto(&decimalObj{d}, r.decProto) }
-func (r *rt) objWithProto(h goja.DynamicObject, proto *goja.Object) *goja.Object {
+
+// newDecimal makes a JS decimal, its Go side cut from a slab.
+func (r *rt) newDecimal(d dec) *goja.Object {
+	if len(r.decSlab) == 0 {
+		r.decSlab = make([]decimalObj, slabSize/4)
+	}
+	h := &r.decSlab[0]
+	r.decSlab = r.decSlab[1:]
+	h.d = d
 	o := r.vm.NewDynamicObject(h)
-	_ = o.SetPrototype(proto)
+	_ = o.SetPrototype(r.decProto)
+	i := r.decNext
+	r.decObjs[i], r.decVals[i] = o, h
+	r.decNext = (i + 1) % decRing
 	return o
+}
+
+// decimalOf returns the Go side of a JS decimal.
+func (r *rt) decimalOf(v goja.Value) (*decimalObj, bool) {
+	o, ok := v.(*goja.Object)
+	if !ok {
+		return nil, false
+	}
+	for i, x := range r.decObjs {
+		if x == o {
+			return r.decVals[i], true
+		}
+	}
+	if o.ExportType() != typeDecimal {
+		return nil, false
+	}
+	h, ok := o.Export().(*decimalObj)
+	return h, ok
 }
 
 // toDec converts a JS value to a decimal: decimals, numbers (as they
@@ -283,7 +332,9 @@ func (r *rt) toDec(v goja.Value) (dec, error) {
 		}
 		return dec{b.Int64(), 0}, nil
 	case typeDecimal:
-		return v.(*goja.Object).Export().(*decimalObj).d, nil
+		if h, ok := r.decimalOf(v); ok {
+			return h.d, nil
+		}
 	}
 	return dec{}, errors.New("decimal: expected a number, a string or a decimal, got " + typeName(v))
 }
@@ -294,10 +345,8 @@ func (r *rt) initDecimal() {
 	proto := vm.NewObject()
 	r.decProto = proto
 	this := func(c goja.FunctionCall) dec {
-		if o, ok := c.This.(*goja.Object); ok {
-			if h, ok := o.Export().(*decimalObj); ok {
-				return h.d
-			}
+		if h, ok := r.decimalOf(c.This); ok {
+			return h.d
 		}
 		panic(vm.NewTypeError("not a decimal"))
 	}
@@ -370,6 +419,9 @@ func (r *rt) initDecimal() {
 	})
 	method("scale", func(c goja.FunctionCall) goja.Value { return vm.ToValue(this(c).s) })
 	units := func(d dec, s int32) goja.Value {
+		if s == d.s {
+			return r.intToJS(d.u)
+		}
 		if s > d.s {
 			// Exact, and possibly beyond 64 bits: a BigInt then.
 			u := new(big.Int).Mul(big.NewInt(d.u), pow10big(int64(s-d.s)))
@@ -416,11 +468,10 @@ func (r *rt) initDecimal() {
 	// decimal.field(item, name): a field of the record as an exact decimal,
 	// with its own scale (a JS number does not keep 20.10's trailing 0).
 	_ = ctor.Set("field", func(c goja.FunctionCall) goja.Value {
-		o, ok := c.Argument(0).(*goja.Object)
-		if !ok || o.ExportType() != typeItem {
+		it, ok := r.itemOf(c.Argument(0))
+		if !ok {
 			panic(vm.NewTypeError("decimal.field: expected an item, such as decimal.field(item, \"amount\")"))
 		}
-		it := o.Export().(*itemObj)
 		name := c.Argument(1).String()
 		if f := it.find(name); f != nil {
 			if f.deleted {
@@ -444,7 +495,11 @@ func (r *rt) initDecimal() {
 		}
 		return r.newDecimal(arg(goja.FunctionCall{Arguments: []goja.Value{r.toJS(v)}}, 0))
 	})
-	_ = vm.Set("decimal", ctor)
+	// decimal and decimal.field are read-only: the code that calls
+	// decimal.field(item, ...) is then known to hand item to this function
+	// only (see itemStaysLocal).
+	_ = ctor.DefineDataProperty("field", ctor.Get("field"), goja.FLAG_FALSE, goja.FLAG_FALSE, goja.FLAG_TRUE)
+	_ = vm.GlobalObject().DefineDataProperty("decimal", ctor, goja.FLAG_FALSE, goja.FLAG_FALSE, goja.FLAG_TRUE)
 }
 
 func (r *rt) rangeError(msg string) *goja.Object {

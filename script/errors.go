@@ -112,6 +112,9 @@ func (r *rt) frameWhere(f *goja.StackFrame) string {
 		if !ok {
 			return ""
 		}
+		if at, ok := r.h.main.braceAt[[2]int{line, p.Column}]; ok {
+			return r.h.origin.where(at[0], at[1]) // a rewritten literal's call
+		}
 		return r.h.origin.where(line, p.Column)
 	case strings.HasSuffix(name, ".js"):
 		return fmt.Sprintf("%s:%d:%d", name, p.Line-1, p.Column) // the module wrapper's line

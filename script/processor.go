@@ -120,16 +120,18 @@ type pworker struct {
 	ctx      *goja.Object
 	chunk    *batch.Chunk // the chunk ctx describes
 
-	// the record being processed, its JS object, and where outputs go
+	// the record being processed (its JS object is rt.itemJS), and where
+	// outputs go
 	cur     *record.Record
-	item    *itemObj
-	itemJS  *goja.Object
 	out     func(*record.Record)
 	emitted int
 	args    [1]goja.Value
 	// a record a rewritten literal built, on its way to return or emit
 	pending   *record.Record
 	pendingJS *goja.Object
+	// the item object every record gets when the code cannot keep it
+	item   *itemObj
+	itemJS *goja.Object
 }
 
 func (p *processor) worker(c *batch.Chunk) (*pworker, error) {
@@ -230,16 +232,15 @@ func (w *pworker) toRecord(v goja.Value) (*record.Record, error) {
 		rec := w.pending
 		w.pending = nil
 		return rec, nil
-	case v == w.itemJS && w.itemJS != nil:
-		return w.item.record()
+	}
+	if it, ok := w.rt.itemOf(v); ok {
+		return it.record()
 	}
 	o, ok := v.(*goja.Object)
 	if !ok {
 		return nil, fmt.Errorf("expected an object (a record), got %s", typeName(v))
 	}
 	switch o.ExportType() {
-	case typeItem:
-		return o.Export().(*itemObj).record()
 	case typeMap:
 		if o.ClassName() == "Object" {
 			return w.rt.objectRecord(o, w.cur)
@@ -261,16 +262,24 @@ func (p *processor) Process(c *batch.Chunk, rec *record.Record, emit func(*recor
 	}
 	w.cur, w.out, w.emitted = rec, emit, 0
 	err = w.process(rec, emit)
-	w.cur, w.out, w.item, w.itemJS, w.pending = nil, nil, nil, nil, nil
+	w.cur, w.out, w.pending = nil, nil, nil
+	w.rt.item, w.rt.itemJS = nil, nil
 	return err
 }
 
 func (w *pworker) process(rec *record.Record, emit func(*record.Record)) error {
 	r := w.rt
 	r.current(rec)
-	w.item = &itemObj{r: r, rec: rec}
-	w.itemJS = r.vm.NewDynamicObject(w.item)
-	w.args[0] = w.itemJS
+	if w.p.h.main.itemLocal {
+		if w.item == nil {
+			w.item, w.itemJS = r.newItemObj(rec)
+		}
+		w.item.rec, w.item.set = rec, nil
+		r.item, r.itemJS = w.item, w.itemJS
+	} else {
+		r.item, r.itemJS = r.newItemObj(rec)
+	}
+	w.args[0] = r.itemJS
 	res, err := r.call(w.fn, goja.Undefined(), w.args[:]...)
 	w.args[0] = nil
 	w.out = nil // emit() after the call (a stored closure) is refused

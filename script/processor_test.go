@@ -74,6 +74,25 @@ func TestProcessorOutputs(t *testing.T) {
 			`{"id":1}` + "\n" + `{"f":1}` + "\n" + `{"id":2}` + "\n" + `{"id":3}` + "\n", 0},
 		{"comments in the literal", "return { // first\n  id: item.id, /* second */ n: 1\n};",
 			`{"id":1,"n":1}` + "\n" + `{"id":2,"n":1}` + "\n" + `{"id":3,"n":1}` + "\n", 0},
+		{"first key on the next line", "if (item.id > 1) return;\nreturn {\n  ...item,\n  cents: Math.round(item.amount * 100), // cents\n  /* keep */ cur: item.cur.toLowerCase(),\n};",
+			`{"id":1,"amount":10.05,"cur":"eur","cents":1005}` + "\n", 2},
+		{"first key on the next line, no spread", "return {\nid: item.id,\n  n: 1\n}",
+			`{"id":1,"n":1}` + "\n" + `{"id":2,"n":1}` + "\n" + `{"id":3,"n":1}` + "\n", 0},
+		{"emit with the first key on the next line", "emit({\n  ...item,\n  n: 1,\n});\nemit(\n  {\n    id: item.id\n  }\n);",
+			`{"id":1,"amount":10.05,"cur":"EUR","n":1}` + "\n" + `{"id":1}` + "\n" + `{"id":2,"amount":20.10,"cur":"USD","n":1}` + "\n" + `{"id":2}` + "\n" +
+				`{"id":3,"amount":30.15,"cur":"EUR","n":1}` + "\n" + `{"id":3}` + "\n", 0},
+		{"parenthesized return", "return (\n  { id: item.id }\n);",
+			`{"id":1}` + "\n" + `{"id":2}` + "\n" + `{"id":3}` + "\n", 0},
+		{"spread of other values", "return { ...(item.id === 1 ? 5 : item.id === 2 ? \"ab\" : [true]), id: item.id };",
+			`{"id":1}` + "\n" + `{"0":"a","1":"b","id":2}` + "\n" + `{"0":true,"id":3}` + "\n", 0},
+		{"writes stay with their record", "if (item.id === 1) { item.extra = 1; delete item.cur; }\nreturn item;",
+			`{"id":1,"amount":10.05,"extra":1}` + "\n" + `{"id":2,"amount":20.10,"cur":"USD"}` + "\n" + `{"id":3,"amount":30.15,"cur":"EUR"}` + "\n", 0},
+		{"items kept across records", "const prev = ctx.state.prev;\nctx.state.prev = item;\nif (prev) return { id: item.id, prev: prev.id, amount: prev.amount };",
+			`{"id":2,"prev":1,"amount":10.05}` + "\n" + `{"id":3,"prev":2,"amount":20.1}` + "\n", 1},
+		{"closures over items", "(ctx.state.fs = ctx.state.fs || []).push(() => item.id);\nif (item.id === 3) return { ids: ctx.state.fs.map(f => f()) };",
+			`{"ids":[1,2,3]}` + "\n", 2},
+		{"one-letter names in use", "const $ = 1, _ = 2;\nreturn {\n  a: $,\n  b: _ };",
+			`{"a":1,"b":2}` + "\n" + `{"a":1,"b":2}` + "\n" + `{"a":1,"b":2}` + "\n", 0},
 	}
 	for _, rewrite := range []bool{true, false} {
 		for _, tc := range cases {
@@ -88,6 +107,11 @@ func TestProcessorOutputs(t *testing.T) {
 				if rewrite && strings.Contains(tc.name, "rewritten") {
 					if n := len(p.(*processor).h.main.lits); n != 0 {
 						t.Errorf("%d literals rewritten", n)
+					}
+				}
+				if rewrite && strings.Contains(tc.code, "\n") && strings.Contains(tc.code, "{\n") {
+					if n := len(p.(*processor).h.main.lits); n == 0 {
+						t.Error("not rewritten")
 					}
 				}
 				out, cnt, err := run(t, p, small(3), batch.Options[*record.Record]{ChunkSize: 2})
@@ -119,23 +143,40 @@ func TestLiteralRewrite(t *testing.T) {
 		t.Errorf("shapes %+v %+v", u.lits[0], u.lits[1])
 	}
 	// Columns of every value are kept.
-	lits, edits := rewriteLiterals(code, mustBody(t, code), len(processorHead)+len("return function(item){\n"), func(int) bool { return false })
-	out := applyEdits(code, edits)
-	if len(out) != len(code) || strings.Count(out, "\n") != strings.Count(code, "\n") {
-		t.Fatalf("the rewrite moved text:\n%s", out)
+	for _, tc := range []struct{ code, want string }{
+		{code, "if (item.x) {\n  return $0(   item,    f(1),\n       2) ;\n}\nemit($1( item.id));\nconst o = { k: 1 };\nreturn [].map(x => { return { y: 1 }; });"},
+		// The first key on the line after the brace: a return's call
+		// starts in the brace (return's value must start on its line),
+		// with a one-letter name.
+		{"return {\n  ...item,\n  a: 1, // one\n  b: 2,\n};", "return $\n(    item,\n     1,       \n     2)\n ;"},
+		{"return {\na: 1}", "return $\n(  1)"},
+		{"if (x) return { /* c */\n  a: 1 };", "if (x) return $0(      \n     1) ;"},
+		{"const _ = 1, $ = 2;\nreturn {\n  a: _,\n  b: $\n};", "const _ = 1, $ = 2;\nreturn c\n(    _,\n     $\n);"},
+		{"emit({\n  ...item,\n  a: 1\n});", "emit( \n$0(  item,\n     1\n));"},
+		{"return (\n  {\n    a: 1 });", "return (\n   \n$0(    1) );"},
+	} {
+		lits, edits := rewriteLiterals(tc.code, mustBody(t, tc.code), len(processorHead)+len("return function(item){\n"), func(int) bool { return false })
+		out := applyEdits(tc.code, edits)
+		if len(out) != len(tc.code) || strings.Count(out, "\n") != strings.Count(tc.code, "\n") {
+			t.Fatalf("the rewrite moved text:\n%s", out)
+		}
+		if out != tc.want {
+			t.Errorf("rewritten:\n%s\nwant:\n%s", out, tc.want)
+		}
+		if len(lits) == 0 {
+			t.Errorf("%s: nothing rewritten", tc.code)
+		}
+		if _, serr := build(kindProcessor, "processor", tc.code); serr != nil {
+			t.Errorf("%s: %v", tc.code, serr)
+		}
 	}
-	want := "if (item.x) {\n  return $0(   item,    f(1),\n       2) ;\n}\nemit($1( item.id));\nconst o = { k: 1 };\nreturn [].map(x => { return { y: 1 }; });"
-	if out != want {
-		t.Errorf("rewritten:\n%s\nwant:\n%s", out, want)
-	}
-	if len(lits) != 2 {
-		t.Error(lits)
-	}
-	// Literals whose meaning the rewrite could change are left alone.
+	// Literals whose meaning the rewrite could change are left alone, and
+	// those with no room for the call.
 	for _, c := range []string{
 		`return { [k]: 1 };`, `return { 1: "a" };`, `return { a: 1, a: 2 };`, `return { __proto__: null };`,
 		`return { get a() { return 1; } };`, `return { f() {} };`, `return { a: 1, ...item };`, `return {};`,
-		"return {\na: 1};", // no room for the call on the brace's line
+		"return {\na,\n b: 1};",                  // no room for the parenthesis before a
+		"const \\u0061 = 1;\nreturn {\n  a: 1};", // escapes could spell any one-letter name
 	} {
 		u, serr := build(kindProcessor, "processor", c)
 		if serr != nil {
@@ -149,6 +190,51 @@ func TestLiteralRewrite(t *testing.T) {
 	u, _ = build(kindProcessor, "processor", "const $0 = 1;\nreturn { a: $0 };")
 	if len(u.lits) != 1 || u.lits[0].name == "$0" {
 		t.Errorf("helper names %+v", u.lits)
+	}
+}
+
+// Which code lets one item object serve every record.
+func TestItemStaysLocal(t *testing.T) {
+	for _, tc := range []struct {
+		code  string
+		local bool
+	}{
+		{`return item;`, true},
+		{"if (item.amount < 10) return;\nreturn { ...item, cents: Math.round(item.amount * 100) };", true},
+		{`item.x = 1; delete item.y; item["z"] = item.a; item.n++; return item;`, true},
+		{`const a = decimal.field(item, "amount"); return { id: item.id, c: a.toCents(), d: decimal(1), e: decimal.isDecimal(a) };`, true},
+		{`emit(item); emit({ ...item, n: 1 });`, true},
+		{"function setup() { ctx.state.keep = []; }\nfunction chunk_end() {}\nreturn item;", true},
+		{"for (const x of [1, 2]) emit({ ...item, x });", true},
+		{"const k = \"id\"; return { v: item[k], s: `${item.id}`, o: { item: 1 }.item };", true},
+		{"try { return item; } finally { ctx.state.n = 1; }", true},
+
+		{`ctx.state.prev = item; return item;`, false},
+		{`ctx.state.f = () => item.id;`, false},
+		{`[1].forEach(x => emit({ ...item, x }));`, false},
+		{`return JSON.stringify(item);`, false},
+		{`return item.toString();`, false},
+		{`return item["toString"]();`, false},
+		{`return arguments[0];`, false},
+		{`return eval("item");`, false},
+		{`const other = item; return other;`, false},
+		{`let x; x = item; return x;`, false},
+		{`return [item];`, false},
+		{`throw item;`, false},
+		{`return { item };`, false},
+		{`return item || null;`, false},
+		{`Object.defineProperty(Object.prototype, "x", { get() { return 1; } }); return item;`, false},
+		{`const decimal = x => x; return { a: decimal.field(item, "a") };`, false},
+		{`emit(item); const e = emit;`, false},
+		{`function f() { return item.id; } return { id: f() };`, false},
+	} {
+		u, serr := build(kindProcessor, "processor", tc.code)
+		if serr != nil {
+			t.Fatal(tc.code, serr)
+		}
+		if u.itemLocal != tc.local {
+			t.Errorf("%s: itemLocal %v, want %v", tc.code, u.itemLocal, tc.local)
+		}
 	}
 }
 
@@ -331,6 +417,12 @@ func TestProcessorErrors(t *testing.T) {
 		{"return 42;", regexp.MustCompile(`returned value: expected an object \(a record\), got number`)},
 		{"emit('x');", regexp.MustCompile(`TypeError: emit: expected an object \(a record\), got string`)},
 		{"return { f: () => 1 };", regexp.MustCompile(`field f: cannot store a function in a record`)},
+		// Rewritten literals keep their values' positions; what the
+		// record's build refuses is reported at the brace.
+		{"if (item.id) {\n  return {\n    id: item.id,\n    x: item.nope.y,\n  };\n}", regexp.MustCompile(`^main/test \(js processor\):4:18: TypeError: Cannot read property 'y' of undefined`)},
+		{"return {\n  id: item.id,\n  f: () => 1,\n};", regexp.MustCompile(`^main/test \(js processor\):1:8: TypeError: field f: cannot store a function in a record$`)},
+		{"return { id: 1,\n  f: () => 1 };", regexp.MustCompile(`^main/test \(js processor\):1:8: TypeError: field f: cannot store a function in a record$`)},
+		{"emit({\n  ...item,\n  f: Symbol(),\n});", regexp.MustCompile(`^main/test \(js processor\):1:6: TypeError: field f: cannot store a symbol in a record$`)},
 		{"function r(n) { return r(n + 1); }\nr(0);", regexp.MustCompile(`RangeError: Maximum call stack size exceeded`)},
 		{"undefinedThing();", regexp.MustCompile(`ReferenceError: undefinedThing is not defined`)},
 	}

@@ -137,8 +137,16 @@ type rt struct {
 	valSlab  []record.Value
 	recSlab  []record.Record
 	// the fields of the record being processed, as converted for JS
-	cacheRec  *record.Record
-	cache     []goja.Value
+	cacheRec *record.Record
+	cache    []goja.Value
+	// the item of the record being processed, and the decimals made
+	// last: known without Export, which allocates
+	item      *itemObj
+	itemJS    *goja.Object
+	decObjs   [decRing]*goja.Object
+	decVals   [decRing]*decimalObj
+	decNext   int
+	decSlab   []decimalObj
 	freeze    goja.Callable
 	stringify goja.Callable
 	dateCtor  goja.Value
@@ -209,7 +217,9 @@ func (r *rt) show(v goja.Value) string {
 	case typeString, typeInt64, typeFloat64, typeBool:
 		return v.String()
 	case typeDecimal:
-		return v.(*goja.Object).Export().(*decimalObj).d.String()
+		if d, ok := r.decimalOf(v); ok {
+			return d.d.String()
+		}
 	}
 	if o, ok := v.(*goja.Object); ok {
 		if o.ClassName() == "Error" || o.ClassName() == "Function" {

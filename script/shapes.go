@@ -10,8 +10,19 @@ package script
 //
 // The rewrite keeps every value expression at its line and column (only
 // the braces, keys and colons around them are replaced, by a call of the
-// same length or less, padded with spaces), so positions in errors do not
-// move. A literal is rewritten only when that is certain to mean the same:
+// same length or less, padded with spaces, newlines kept), so positions in
+// errors do not move; errors of the call itself are reported at the
+// brace. "return {" ending its line leaves one character for the call to
+// start on return's line (a line break there would end the statement):
+// the name is then one letter, and its parenthesis goes on a later line,
+// before the first value:
+//
+//	return {          return $
+//	  ...item,    →   (    item,
+//	  cents: c,              c)
+//	};                 ;
+//
+// A literal is rewritten only when that is certain to mean the same:
 // plain keys (no computed, numeric, duplicate or __proto__ keys, no
 // methods or accessors), at most one spread, first; otherwise the object
 // is read back key by key.
@@ -37,21 +48,77 @@ type litShape struct {
 	name   string
 	spread bool
 	keys   []string
+	// brace and paren are the offsets in the code of the literal's brace
+	// and of the call's parenthesis, where goja places the call: errors
+	// the call throws are reported at the brace.
+	brace, paren int
 }
 
-// edit replaces code[from:to] by text (no longer than the span) and spaces,
-// keeping newlines.
+// edit replaces code[from:to] by its tokens and spaces, keeping newlines.
 type edit struct {
 	from, to int
-	text     string
-	atStart  bool // text must start the span (it continues the line before)
+	toks     []string // written in order, each on one line, into the span
+	atStart  bool     // the first token must start the span (it continues the line before)
 }
 
-// helperNames are the names the rewritten calls use; a name the code
-// itself mentions is not used.
+// place finds where an edit's tokens go in code: each at the first place
+// after the previous one where it fits on one line. ok is false when they
+// do not all fit.
+func place(code string, e edit) (at []int, ok bool) {
+	p := e.from
+	for i, t := range e.toks {
+		for {
+			if p+len(t) > e.to {
+				return nil, false
+			}
+			if j := strings.IndexAny(code[p:p+len(t)], "\r\n"); j >= 0 {
+				if i == 0 && e.atStart {
+					return nil, false
+				}
+				p += j + 1
+				continue
+			}
+			break
+		}
+		at = append(at, p)
+		p += len(t)
+	}
+	return at, true
+}
+
+// The names the rewritten calls use: "$" and a character, and single
+// characters for returns whose call must start in the one character of the
+// brace (return's value must start on its line). A name the code itself
+// mentions is not used.
 const helperChars = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_"
 
 var identRE = regexp.MustCompile(`\$[0-9A-Za-z_]`)
+
+func isIdentByte(c byte) bool {
+	return c == '$' || c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= 0x80
+}
+
+// shortNames returns the one-character identifiers code never mentions
+// (in any form: a word of one character anywhere in the text); none when
+// the code has escapes that could spell one.
+func shortNames(code string) []string {
+	if strings.Contains(code, "\\u") {
+		return nil
+	}
+	used := map[byte]bool{}
+	for i := 0; i < len(code); i++ {
+		if isIdentByte(code[i]) && (i == 0 || !isIdentByte(code[i-1])) && (i+1 == len(code) || !isIdentByte(code[i+1])) {
+			used[code[i]] = true
+		}
+	}
+	var out []string
+	for _, c := range []byte("$_" + helperChars[10:len(helperChars)-1]) {
+		if !used[c] {
+			out = append(out, string(c))
+		}
+	}
+	return out
+}
 
 // rewriteLiterals finds the object literals of the per-record function that
 // are returned or passed to emit, and returns the edits that turn them into
@@ -63,14 +130,114 @@ func rewriteLiterals(code string, body []ast.Statement, base int, skip func(int)
 	for _, m := range identRE.FindAllString(code, -1) {
 		used[m] = true
 	}
-	var names []string
+	var long []string
 	for _, c := range helperChars {
 		if n := "$" + string(c); !used[n] {
-			names = append(names, n)
+			long = append(long, n)
 		}
 	}
+	short := shortNames(code)
 	// emit calls are rewritten only when every mention of emit is a call
 	// of it: then the value the call builds reaches the engine at once.
+	emitSafe := emitOnlyCalled(body)
+	type lit struct {
+		o *ast.ObjectLiteral
+		// ret: the value of a return; the call must then start where the
+		// brace is, on the return's line.
+		ret bool
+	}
+	var found []lit
+	seen := map[*ast.ObjectLiteral]bool{}
+	add := func(o *ast.ObjectLiteral, ret bool) {
+		if !seen[o] {
+			seen[o] = true
+			found = append(found, lit{o, ret})
+		}
+	}
+	off := func(i int) int { return i - 1 - base }
+	// nested: inside a function of its own, whose returns are not the
+	// record's; or inside a try with a finally, which runs code between
+	// the return's value and the engine taking it.
+	var walk func(n any, nested bool)
+	walk = func(n any, nested bool) {
+		switch x := n.(type) {
+		case nil:
+			return
+		case *ast.TryStatement:
+			if x.Finally != nil {
+				nested = true
+			}
+		case *ast.ReturnStatement:
+			if o, ok := x.Argument.(*ast.ObjectLiteral); ok && !nested {
+				// return ({ ... }): the parenthesis already continues
+				// the line.
+				from, to := off(int(x.Return))+len("return"), off(int(o.LeftBrace))
+				add(o, from < 0 || to > len(code) || from > to || !gapIs(code[from:to], "("))
+			}
+		case *ast.CallExpression:
+			if id, ok := x.Callee.(*ast.Identifier); ok && id.Name == "emit" && len(x.ArgumentList) == 1 && emitSafe {
+				if o, ok := x.ArgumentList[0].(*ast.ObjectLiteral); ok {
+					add(o, false)
+				}
+			}
+		case *ast.FunctionLiteral, *ast.ArrowFunctionLiteral, *ast.ClassLiteral:
+			nested = true
+		}
+		children(n, func(c any) { walk(c, nested) })
+	}
+	for _, st := range body {
+		walk(st, false)
+	}
+	var shapes []*litShape
+	var edits []edit
+	for _, l := range found {
+		if skip(off(int(l.o.LeftBrace))) {
+			continue
+		}
+		ls, es, ok := literalEdits(code, l.o, off)
+		if !ok {
+			continue
+		}
+		// The call's name and parenthesis: "$0(" where the brace is; or,
+		// with no room for it there, for a return "$" there and "(" after
+		// it (across the line break), elsewhere "$0(" anywhere before the
+		// first value.
+		first := es[0]
+		var tries []edit
+		if len(long) > 0 {
+			tries = append(tries, edit{from: first.from, to: first.to, toks: []string{long[0] + "("}, atStart: true})
+		}
+		if l.ret && len(short) > 0 {
+			tries = append(tries, edit{from: first.from, to: first.to, toks: []string{short[0], "("}, atStart: true})
+		}
+		if !l.ret && len(long) > 0 {
+			tries = append(tries, edit{from: first.from, to: first.to, toks: []string{long[0] + "("}})
+		}
+		placed := false
+		for _, e := range tries {
+			if at, ok := place(code, e); ok {
+				es[0], placed = e, true
+				ls.brace, ls.paren = first.from, at[len(at)-1]+len(e.toks[len(at)-1])-1
+				break
+			}
+		}
+		if !placed {
+			continue
+		}
+		if ls.name = es[0].toks[0]; len(ls.name) == 1 {
+			short = short[1:]
+		} else {
+			ls.name = ls.name[:len(ls.name)-1]
+			long = long[1:]
+		}
+		shapes = append(shapes, ls)
+		edits = append(edits, es...)
+	}
+	return shapes, edits
+}
+
+// emitOnlyCalled reports whether every mention of emit is a call of it.
+func emitOnlyCalled(body []ast.Statement) bool {
 	emits, calls := 0, 0
 	var count func(n any)
 	count = func(n any) {
@@ -89,36 +256,113 @@ func rewriteLiterals(code string, body []ast.Statement, base int, skip func(int)
 	for _, st := range body {
 		count(st)
 	}
-	emitSafe := emits == calls
-	var found []*ast.ObjectLiteral
-	seen := map[*ast.ObjectLiteral]bool{}
-	add := func(o *ast.ObjectLiteral) {
-		if !seen[o] {
-			seen[o] = true
-			found = append(found, o)
+	return emits == calls
+}
+
+// protoWords are what code that installs accessors on prototypes would
+// mention: such an accessor, reading a field item does not have, would
+// see item as this, and could keep it.
+var protoWords = []string{"prototype", "__proto__", "defineProperty", "defineProperties", "setPrototypeOf",
+	"__defineGetter__", "__defineSetter__", "Reflect", "Proxy", "globalThis"}
+
+// itemStaysLocal reports whether the per-record code uses item only in
+// ways that cannot keep it past the call: reading, writing or deleting its
+// fields (item.x, item[k]; not calling them, which passes item as this),
+// spreading it, returning or emitting it, decimal.field(item, name). Then
+// one item object can serve every record of a worker instead of one made
+// per record, with nothing able to tell. A mention of item in a nested
+// function (a closure may outlive the call), arguments, eval, or words of
+// code that could install accessors on prototypes rule it out. (Modules
+// are not looked at: one installing accessors on Object.prototype that
+// keep their receiver is not a case we cater for.)
+func itemStaysLocal(code string, body []ast.Statement, base int, skip func(int) bool) bool {
+	for _, w := range protoWords {
+		if strings.Contains(code, w) {
+			return false
 		}
 	}
-	// nested: inside a function of its own, whose returns are not the
-	// record's; or inside a try with a finally, which runs code between
-	// the return's value and the engine taking it.
+	emitSafe := emitOnlyCalled(body)
+	isItem := func(e ast.Expression) bool {
+		id, ok := e.(*ast.Identifier)
+		return ok && id.Name == "item"
+	}
+	isName := func(e ast.Expression, name string) bool {
+		id, ok := e.(*ast.Identifier)
+		return ok && id.Name.String() == name
+	}
+	ok := true
+	field, decimalElse := false, false // decimal.field(item, ...) seen; decimal used otherwise
 	var walk func(n any, nested bool)
 	walk = func(n any, nested bool) {
-		switch x := n.(type) {
-		case nil:
+		if !ok {
 			return
-		case *ast.TryStatement:
-			if x.Finally != nil {
-				nested = true
+		}
+		switch x := n.(type) {
+		case *ast.Identifier:
+			switch x.Name {
+			case "item", "arguments", "eval":
+				ok = false
+			case "decimal":
+				decimalElse = true
+			}
+			return
+		case *ast.DotExpression:
+			switch {
+			case isItem(x.Left):
+				ok = ok && !nested
+			case isName(x.Left, "decimal"):
+			default:
+				walk(x.Left, nested)
+			}
+			return // never the property's name
+		case *ast.PrivateDotExpression:
+			walk(x.Left, nested)
+			return
+		case *ast.BracketExpression:
+			if isItem(x.Left) {
+				ok = ok && !nested
+			} else {
+				walk(x.Left, nested)
+			}
+			walk(x.Member, nested)
+			return
+		case *ast.CallExpression:
+			switch c := x.Callee.(type) {
+			case *ast.DotExpression:
+				if isItem(c.Left) {
+					ok = false // item.f(): item is this
+					return
+				}
+				if isName(c.Left, "decimal") && c.Identifier.Name == "field" && len(x.ArgumentList) > 0 && isItem(x.ArgumentList[0]) && !nested {
+					field = true
+					for _, a := range x.ArgumentList[1:] {
+						walk(a, nested)
+					}
+					return
+				}
+			case *ast.BracketExpression:
+				if isItem(c.Left) {
+					ok = false
+					return
+				}
+			case *ast.Identifier:
+				if c.Name == "emit" && emitSafe && len(x.ArgumentList) == 1 && isItem(x.ArgumentList[0]) && !nested {
+					return
+				}
+				if c.Name == "decimal" {
+					for _, a := range x.ArgumentList {
+						walk(a, nested)
+					}
+					return
+				}
 			}
 		case *ast.ReturnStatement:
-			if o, ok := x.Argument.(*ast.ObjectLiteral); ok && !nested {
-				add(o)
+			if isItem(x.Argument) && !nested {
+				return
 			}
-		case *ast.CallExpression:
-			if id, ok := x.Callee.(*ast.Identifier); ok && id.Name == "emit" && len(x.ArgumentList) == 1 && emitSafe {
-				if o, ok := x.ArgumentList[0].(*ast.ObjectLiteral); ok {
-					add(o)
-				}
+		case *ast.SpreadElement:
+			if isItem(x.Expression) && !nested {
+				return
 			}
 		case *ast.FunctionLiteral, *ast.ArrowFunctionLiteral, *ast.ClassLiteral:
 			nested = true
@@ -126,31 +370,12 @@ func rewriteLiterals(code string, body []ast.Statement, base int, skip func(int)
 		children(n, func(c any) { walk(c, nested) })
 	}
 	for _, st := range body {
+		if skip(int(st.Idx0()) - 1 - base) {
+			continue
+		}
 		walk(st, false)
 	}
-	var shapes []*litShape
-	var edits []edit
-	for _, o := range found {
-		if len(shapes) == len(names) {
-			break
-		}
-		off := func(i int) int { return i - 1 - base }
-		if skip(off(int(o.LeftBrace))) {
-			continue
-		}
-		ls, es, ok := literalEdits(code, o, off)
-		if !ok {
-			continue
-		}
-		ls.name = names[len(shapes)]
-		es[0].text = ls.name + "("
-		if es[0].to-es[0].from < len(es[0].text) || strings.ContainsAny(code[es[0].from:es[0].from+len(es[0].text)], "\r\n") {
-			continue // no room on the line of the brace
-		}
-		shapes = append(shapes, ls)
-		edits = append(edits, es...)
-	}
-	return shapes, edits
+	return ok && !(field && decimalElse)
 }
 
 // literalEdits checks a literal and returns its shape and the edits of the
@@ -224,17 +449,19 @@ func literalEdits(code string, o *ast.ObjectLiteral, off func(int) int) (*litSha
 		if !gapIs(code[at:v.from], expect[i]) {
 			return nil, nil, false
 		}
-		text := ","
-		if i == 0 {
-			text = "" // the helper's name, set by the caller
-		}
-		edits = append(edits, edit{from: at, to: v.from, text: text, atStart: i == 0})
+		// the first gap's tokens (the call) are chosen by the caller
+		edits = append(edits, edit{from: at, to: v.from, toks: []string{","}})
 		at = v.to
 	}
 	if !gapIs(code[at:to], "}") && !gapIs(code[at:to], ",}") {
 		return nil, nil, false
 	}
-	edits = append(edits, edit{from: at, to: to, text: ")"})
+	edits = append(edits, edit{from: at, to: to, toks: []string{")"}})
+	for _, e := range edits[1:] {
+		if _, ok := place(code, e); !ok {
+			return nil, nil, false
+		}
+	}
 	return ls, edits, true
 }
 
@@ -288,23 +515,22 @@ func gapIs(gap, want string) bool {
 }
 
 // applyEdits applies edits to code: each span is blanked (newlines kept)
-// and its text written at its start, or at its first character that is
-// not a newline.
+// and its tokens written where place puts them.
 func applyEdits(code string, edits []edit) string {
 	b := []byte(code)
 	for _, e := range edits {
+		at, ok := place(code, e)
+		if !ok {
+			continue // checked before: not reached
+		}
 		for i := e.from; i < e.to; i++ {
 			if b[i] != '\n' && b[i] != '\r' {
 				b[i] = ' '
 			}
 		}
-		at := e.from
-		if !e.atStart {
-			for at < e.to && (b[at] == '\n' || b[at] == '\r') {
-				at++
-			}
+		for i, t := range e.toks {
+			copy(b[at[i]:], t)
 		}
-		copy(b[at:e.to], e.text)
 	}
 	return string(b)
 }
@@ -480,36 +706,23 @@ func (p *pendingObj) Has(k string) bool           { _, ok := p.rec().Get(k); ret
 func (p *pendingObj) Delete(string) bool          { return false }
 func (p *pendingObj) Keys() []string              { return p.w.rt.names(p.rec().Schema) }
 
-// spreadSource turns what is spread into a record: an item as it is (with
-// its writes), a plain object read key by key, null and undefined nothing.
+// spreadSource turns what is spread into a record, as JavaScript spreads
+// it: an item as it is (with its writes), other objects by their own
+// enumerable properties, strings by their characters, other values as
+// nothing.
 func (w *pworker) spreadSource(v goja.Value) (*record.Record, error) {
-	if v == nil || goja.IsUndefined(v) || goja.IsNull(v) {
-		return nil, nil
-	}
-	if v == w.itemJS && w.itemJS != nil {
-		return w.item.record()
+	if it, ok := w.rt.itemOf(v); ok {
+		return it.record()
 	}
 	if o, ok := v.(*goja.Object); ok {
-		switch o.ExportType() {
-		case typeItem:
-			return o.Export().(*itemObj).record()
-		case typeMap:
-			if o.ClassName() == "Object" {
-				return w.rt.objectRecord(o, nil)
-			}
+		return w.rt.objectRecord(o, nil)
+	}
+	if v != nil && v.ExportType() == typeString {
+		if _, sym := v.(*goja.Symbol); !sym {
+			return w.rt.objectRecord(w.rt.vm.ToValue(v).ToObject(w.rt.vm), nil)
 		}
 	}
-	return nil, errTypeSpread(v)
-}
-
-func errTypeSpread(v goja.Value) error {
-	return &spreadError{typeName(v)}
-}
-
-type spreadError struct{ what string }
-
-func (e *spreadError) Error() string {
-	return "cannot spread a " + e.what + " into a record (spread item or a plain object)"
+	return nil, nil
 }
 
 func (w *pworker) makePlan(ls *litShape, src, in *record.Schema) (*plan, error) {

@@ -58,6 +58,12 @@ type unit struct {
 	// lits are the processor's returned and emitted object literals that
 	// were compiled into record-building calls (see shapes.go).
 	lits []*litShape
+	// itemLocal: the per-record code cannot keep item past the call, so
+	// one item object can serve every record (see itemStaysLocal).
+	itemLocal bool
+	// braceAt maps the position of such a call (code line and column) to
+	// the position of its literal, where its errors are reported.
+	braceAt map[[2]int][2]int
 }
 
 // codeLine maps a line of the generated program to a line of the code.
@@ -291,6 +297,7 @@ func buildProcessor(u *unit) (*unit, *syntaxError) {
 		}
 		return string(b)
 	}
+	u.itemLocal = itemStaysLocal(u.code, innerBody(p), base, inHoist)
 	var lits []*litShape
 	var edits []edit
 	if rewriteEnabled {
@@ -324,12 +331,23 @@ func buildProcessor(u *unit) (*unit, *syntaxError) {
 	if len(lits) > 0 {
 		if err := u.compile(gen(lits, edits), true); err == nil {
 			u.lits = lits
+			u.braceAt = map[[2]int][2]int{}
+			for _, l := range lits {
+				u.braceAt[lineCol(u.code, l.paren)] = lineCol(u.code, l.brace)
+			}
 			return u, nil
 		}
 		// The rewrite is checked token by token; should it still not
 		// compile, the code runs as written.
 	}
 	return u, u.compile(gen(nil, nil), true)
+}
+
+// lineCol returns the line and column (in bytes, as goja counts them),
+// from 1, of a byte offset of code.
+func lineCol(code string, off int) [2]int {
+	start := strings.LastIndexByte(code[:off], '\n') + 1
+	return [2]int{strings.Count(code[:off], "\n") + 1, off - start + 1}
 }
 
 // innerBody finds the statements of the per-record function in the simple
