@@ -51,8 +51,12 @@ func (c *committer) loop() {
 	defer close(c.done)
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	// A save costs about the same whatever it covers (the fsyncs): wait
+	// until half the lag has piled up, so that a fast pipeline makes a
+	// few large saves rather than one per chunk. close saves what is left.
+	batch := (c.lag + 1) / 2
 	for {
-		for c.pending == nil && !c.closed {
+		for (c.pending == nil || c.waiting < batch) && !c.closed {
 			c.cond.Wait()
 		}
 		if c.pending == nil {
