@@ -191,10 +191,10 @@ type Options[T any] struct {
 	// while the workers go on with the next ones. 0 calls OnCommit for
 	// every chunk before its worker takes another. With a lag, OnCommit
 	// runs on a goroutine of its own, overlapping the processing of the
-	// next chunks, and when chunks commit faster than OnCommit returns it
-	// is called with the newest checkpoint only (checkpoints are
-	// cumulative). A kill then loses up to CheckpointLag more chunks of
-	// work, which a resume does again.
+	// next chunks, once half the lag has piled up (and at the end), with
+	// the newest checkpoint only: checkpoints are cumulative, and a save
+	// costs about the same whatever it covers. A kill then loses up to
+	// CheckpointLag more chunks of work, which a resume does again.
 	CheckpointLag int
 	// Stop, when closed, ends the run at the next chunk boundary with
 	// ErrStopped.
