@@ -134,7 +134,7 @@ func newSource[T any](ctx context.Context, l Loader[T], opts Options[T], r *runn
 		return &plain[T]{ld: ld}, nil
 	}
 	d := &dispatcher[T]{ld: ld, key: opts.PartitionBy, queues: map[uint32]*queue[T]{},
-		limit: opts.ChunkSize * opts.Concurrency * 2, r: r}
+		limit: opts.ChunkSize * opts.Concurrency * 2, r: r, filled: make(chan struct{})}
 	d.cond = sync.NewCond(&d.mu)
 	go d.fill(ctx)
 	return d, nil
@@ -249,6 +249,7 @@ type dispatcher[T any] struct {
 	done     bool
 	closed   bool
 	err      error
+	filled   chan struct{} // closed when fill has returned
 }
 
 func partition(key string) uint32 {
@@ -259,6 +260,7 @@ func partition(key string) uint32 {
 
 // fill loads batches into the queues, keeping at most limit items waiting.
 func (d *dispatcher[T]) fill(ctx context.Context) {
+	defer close(d.filled)
 	c := &Chunk{Task: d.r.task, Seq: -1, Worker: -1, current: -1, run: d.r}
 	for {
 		d.mu.Lock()
@@ -366,11 +368,14 @@ func (d *dispatcher[T]) release(held []uint32) {
 	d.mu.Unlock()
 }
 
+// close stops the loading and waits for it: the reader is closed after
+// the run, and must not be in use then.
 func (d *dispatcher[T]) close() {
 	d.mu.Lock()
 	d.closed = true
 	d.cond.Broadcast()
 	d.mu.Unlock()
+	<-d.filled
 }
 
 type engine[T, R any] struct {

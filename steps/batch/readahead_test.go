@@ -3,6 +3,7 @@ package batch_test
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -106,5 +107,41 @@ func TestReadAheadFailAndStop(t *testing.T) {
 	}
 	if again.got[0] != 2*done {
 		t.Fatalf("resume starts at %d, want %d", again.got[0]/2, done)
+	}
+}
+
+// The partition dispatcher loads ahead too: once Run has returned it
+// loads nothing more, whether the run ended, failed or was stopped.
+func TestDispatcherStopsLoading(t *testing.T) {
+	key := func(v int) (string, error) { return strconv.Itoa(v % 7), nil }
+	for _, tc := range []string{"end", "fail", "stop"} {
+		l := &aheadInts{ints: ints{n: 2000}, slow: 200 * time.Microsecond}
+		opts := batch.Options[int]{ChunkSize: 10, Concurrency: 2, PartitionBy: key}
+		switch tc {
+		case "fail":
+			l.failAt = 600
+		case "stop":
+			stop := make(chan struct{})
+			var n atomic.Int32
+			opts.Stop = stop
+			opts.OnCommit = func(batch.Checkpoint) error {
+				if n.Add(1) == 5 {
+					close(stop)
+				}
+				return nil
+			}
+		}
+		_, err := batch.Run[int, int](context.Background(), l, doubler, &sink{}, opts)
+		l.after.Store(true)
+		if (tc == "end") != (err == nil) {
+			t.Fatalf("%s: %v", tc, err)
+		}
+		if n := l.loading.Load(); n != 0 {
+			t.Fatalf("%s: Run returned with %d loads running", tc, n)
+		}
+		time.Sleep(10 * time.Millisecond)
+		if n := l.late.Load(); n != 0 {
+			t.Fatalf("%s: %d loads after Run returned", tc, n)
+		}
 	}
 }
