@@ -32,20 +32,6 @@ func registerStandard() {
 	batch.RegisterFunc("standard", gen.ProcessorSummary, gen.Process)
 }
 
-// jsMultilineTransform is gen.JSTransform with the literal's first key on
-// its own line: script compiles both into a direct build of the record
-// (processor "js-multiline" checks that it stays as fast).
-const jsMultilineTransform = `
-const amount = decimal.field(item, "amount");
-if (amount.lt(10)) return;
-return {
-  id:       item.id,
-  account:  item.account,
-  cents:    amount.toCents(),
-  currency: item.currency.toLowerCase(),
-  big:      amount.gt(5000),
-};`
-
 // jsNumberTransform is T in JavaScript with the amount as a number, as
 // docs/javascript.md's example writes it: exact for amounts with two
 // decimals (Math.round finds the cents), cheaper than decimals.
@@ -118,7 +104,7 @@ func processorBlock(proc string) (string, error) {
 	case "js-number":
 		return jsBlock(jsNumberTransform), nil
 	case "js-multiline":
-		return jsBlock(jsMultilineTransform), nil
+		return jsBlock(gen.JSTransformMultiline), nil
 	}
 	return "", fmt.Errorf("unknown processor %q (go, js, js-number or js-multiline)", proc)
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/dop251/goja"
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/flowbatch/flow/internal/gen"
 	"github.com/flowbatch/flow/steps/batch"
 	"github.com/flowbatch/flow/steps/batch/record"
 )
@@ -430,25 +431,8 @@ return { id:   item.id,
   currency: item.currency.toLowerCase(),
   big:      item.amount > 5000,
 };`},
-	{"decimal", `
-const amount = decimal.field(item, "amount");
-if (amount.lt(10)) return;
-return { id:   item.id,
-  account:  item.account,
-  cents:    amount.toCents(),
-  currency: item.currency.toLowerCase(),
-  big:      amount.gt(5000),
-};`},
-	{"decimal-multiline", `
-const amount = decimal.field(item, "amount");
-if (amount.lt(10)) return;
-return {
-  id:       item.id,
-  account:  item.account,
-  cents:    amount.toCents(),
-  currency: item.currency.toLowerCase(),
-  big:      amount.gt(5000),
-};`},
+	{"decimal", "\n" + gen.JSTransform},
+	{"decimal-multiline", "\n" + gen.JSTransformMultiline},
 	{"emit", `
 if (item.amount < 10) return;
 emit({

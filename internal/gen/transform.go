@@ -73,6 +73,19 @@ return { id: item.id,
   big:      amount.gt(5000),
 };`
 
+// JSTransformMultiline is JSTransform with the literal's first key on its
+// own line: script compiles both into a direct build of the record (the
+// benchmarks check that it stays as fast).
+const JSTransformMultiline = `const amount = decimal.field(item, "amount");
+if (amount.lt(10)) return;
+return {
+  id:       item.id,
+  account:  item.account,
+  cents:    amount.toCents(),
+  currency: item.currency.toLowerCase(),
+  big:      amount.gt(5000),
+};`
+
 // inFields are the positions of T's input fields in a schema.
 type inFields struct {
 	schema                        *record.Schema
