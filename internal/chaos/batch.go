@@ -20,7 +20,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/flowbatch/flow/flow"
@@ -303,66 +302,7 @@ func (d *BatchDriver) Round(ctx context.Context, dir string, seed uint64) (*Batc
 
 // attempt runs the binary once, sending sig after delay unless it is None.
 func (d *BatchDriver) attempt(ctx context.Context, r *BatchRound, n int, sig Signal, delay time.Duration) (*Attempt, error) {
-	args := d.args(r)
-	ctx, cancel := context.WithTimeout(ctx, d.Timeout)
-	defer cancel()
-	cmd := exec.Command(d.Binary, args...)
-	cmd.Dir = r.Dir
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	cmd.WaitDelay = 10 * time.Second
-	a := &Attempt{N: n, Signal: sig, Delay: delay}
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("run %d: %w", n, err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	var timer <-chan time.Time
-	if sig != None {
-		t := time.NewTimer(delay)
-		defer t.Stop()
-		timer = t.C
-	}
-	var werr error
-	for waiting := true; waiting; {
-		select {
-		case werr = <-done:
-			waiting = false
-		case <-timer:
-			timer = nil
-			if err := cmd.Process.Signal(sig.sys()); err == nil {
-				a.Landed = true
-			}
-		case <-ctx.Done():
-			_ = cmd.Process.Kill()
-			<-done
-			return a, fmt.Errorf("run %d (%s) did not end within %s\n%s", n, strings.Join(args, " "), d.Timeout, stderr.String())
-		}
-	}
-	a.Elapsed = time.Since(start)
-	a.Stdout, a.Stderr = stdout.String(), stderr.String()
-	var ee *exec.ExitError
-	if werr != nil && !errors.As(werr, &ee) {
-		return a, fmt.Errorf("run %d: %w", n, werr)
-	}
-	ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus)
-	a.ExitCode = cmd.ProcessState.ExitCode()
-	switch {
-	case ws.Signaled():
-		if !a.Landed {
-			return a, fmt.Errorf("run %d died of %s without being signalled\n%s", n, ws.Signal(), a.Stderr)
-		}
-		a.Outcome = Killed
-	case a.ExitCode == 0:
-		a.Outcome = Completed
-	case a.ExitCode == 2 && n > 1 && strings.Contains(a.Stderr, "already completed"):
-		a.Outcome = AlreadyDone
-	default:
-		return a, fmt.Errorf("run %d (signal %q after %s, landed %v) exited with code %d\n--- stdout:\n%s--- stderr:\n%s",
-			n, sig, delay, a.Landed, a.ExitCode, a.Stdout, a.Stderr)
-	}
-	return a, nil
+	return runAttempt(ctx, process{bin: d.Binary, dir: r.Dir, args: d.args(r), timeout: d.Timeout}, n, sig, delay)
 }
 
 // inspect checks the store and the committed output after a kill.

@@ -302,11 +302,27 @@ func (d *Driver) Round(ctx context.Context, dir string, seed uint64) (*Round, er
 // attempt runs flow exec once, sending sig after delay unless it is None.
 func (d *Driver) attempt(ctx context.Context, r *Round, n int, sig Signal, delay time.Duration) (*Attempt, error) {
 	args := append([]string{"exec", d.FlowFile, "--store", r.Store, "--output", "json"}, d.Params.Args(r.Out)...)
-	ctx, cancel := context.WithTimeout(ctx, d.Timeout)
+	return runAttempt(ctx, process{bin: d.Binary, dir: r.Dir, args: args, env: d.Env, timeout: d.Timeout}, n, sig, delay)
+}
+
+// process is a run of the binary a driver starts.
+type process struct {
+	bin, dir  string
+	args, env []string
+	timeout   time.Duration
+}
+
+// runAttempt runs p once, sending sig after delay unless it is None, and
+// says how it ended: killed, completed, stopped (SIGTERM, exit code 3) or
+// already done (a run after the one that completed); anything else is an
+// error with the run's output.
+func runAttempt(ctx context.Context, p process, n int, sig Signal, delay time.Duration) (*Attempt, error) {
+	args := p.args
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
-	cmd := exec.Command(d.Binary, args...)
-	cmd.Dir = r.Dir
-	cmd.Env = append(os.Environ(), d.Env...)
+	cmd := exec.Command(p.bin, args...)
+	cmd.Dir = p.dir
+	cmd.Env = append(os.Environ(), p.env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	// Grandchildren (the exec steps' shells) do not hold these pipes, but
@@ -339,7 +355,7 @@ func (d *Driver) attempt(ctx context.Context, r *Round, n int, sig Signal, delay
 		case <-ctx.Done():
 			_ = cmd.Process.Kill()
 			<-done
-			return a, fmt.Errorf("run %d (%s) did not end within %s\n%s", n, strings.Join(args, " "), d.Timeout, stderr.String())
+			return a, fmt.Errorf("run %d (%s) did not end within %s\n%s", n, strings.Join(args, " "), p.timeout, stderr.String())
 		}
 	}
 	a.Elapsed = time.Since(start)
