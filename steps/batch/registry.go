@@ -154,33 +154,21 @@ var registry = struct {
 
 // RegisterReader makes a reader type available to batch steps. It panics
 // on a duplicate name, as database/sql.Register does.
-func RegisterReader(t *ReaderType) {
-	registry.Lock()
-	defer registry.Unlock()
-	if registry.readers[t.Name] != nil {
-		panic(fmt.Sprintf("batch: reader %q registered twice", t.Name))
-	}
-	registry.readers[t.Name] = t
-}
+func RegisterReader(t *ReaderType) { register(registry.readers, "reader", t.Name, t) }
 
 // RegisterProcessor makes a processor type available to batch steps.
-func RegisterProcessor(t *ProcessorType) {
-	registry.Lock()
-	defer registry.Unlock()
-	if registry.processors[t.Name] != nil {
-		panic(fmt.Sprintf("batch: processor %q registered twice", t.Name))
-	}
-	registry.processors[t.Name] = t
-}
+func RegisterProcessor(t *ProcessorType) { register(registry.processors, "processor", t.Name, t) }
 
 // RegisterWriter makes a writer type available to batch steps.
-func RegisterWriter(t *WriterType) {
+func RegisterWriter(t *WriterType) { register(registry.writers, "writer", t.Name, t) }
+
+func register[T any](m map[string]*T, kind, name string, t *T) {
 	registry.Lock()
 	defer registry.Unlock()
-	if registry.writers[t.Name] != nil {
-		panic(fmt.Sprintf("batch: writer %q registered twice", t.Name))
+	if m[name] != nil {
+		panic(fmt.Sprintf("batch: %s %q registered twice", kind, name))
 	}
-	registry.writers[t.Name] = t
+	m[name] = t
 }
 
 // RegisterFunc registers a Go function as a processor with no attributes:
